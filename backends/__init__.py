@@ -1,0 +1,1 @@
+"""Backends that consume NIR graphs: event (reference), torch (bit-accurate batched), constraints."""

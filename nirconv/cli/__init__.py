@@ -1,0 +1,68 @@
+"""The ``nirconv`` command. Parsing and error -> exit code only; nothing imports this package.
+
+Each subcommand lives in its own module (``nirconv/cli/<name>.py``) exposing a click command named
+``command``; `SUBCOMMANDS` lists them. Errors: a `NirconvError` prints one line on stderr and exits
+with its code (2 bad input / unsupported, 1 checked and found wanting); anything else is a bug and
+prints a one-line message too, unless ``--debug`` asks for the traceback.
+"""
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+
+import click
+
+SUBCOMMANDS = ("demo", "convert", "export", "check", "simulate", "audit", "targets", "inspect")
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in SUBCOMMANDS:
+            return None
+        return import_module(f"nirconv.cli.{name}_cmd").command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="nirconv")
+@click.pass_context
+def cli(ctx, debug):
+    """nirconv: trained network -> spiking network -> NIR graph for a neuromorphic chip."""
+    ctx.obj = {"debug": debug}
+
+
+def main(argv=None) -> int:
+    from ..errors import NirconvError
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="nirconv", standalone_mode=False)
+        return 0
+    except NirconvError as e:
+        if debug:
+            raise
+        click.echo(f"nirconv: error: {e.one_line()}", err=True)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except click.Abort:
+        click.echo("nirconv: aborted", err=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug, not a user mistake: still one line unless --debug
+        if debug:
+            raise
+        click.echo(f"nirconv: internal error: {type(e).__name__}: {e} (rerun with --debug)",
+                   err=True)
+        return 3
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""`nirconv check` (see ../shared/contract.md)."""
+from __future__ import annotations
+
+import click
+
+from ..errors import Unsupported
+
+
+@click.command(name="check", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def command(args):
+    """(being built)"""
+    raise Unsupported("'nirconv check' is not implemented yet")

@@ -1,0 +1,90 @@
+"""The nirconv dialect: how nirconv writes and reads NIR (forward Euler, reset from metadata).
+
+Per step, with x_t the summed input (see NeuronFloat for the update order)::
+
+    I       : v_t = v_{t-1} + r x_t                                   (dt-free, as norse's IAF)
+    IF      : v_t = v_{t-1} + r x_t;  spike, reset                   (dt-free)
+    LI/LIF  : v_t = v_{t-1} + dt/tau (v_leak - v_{t-1} + r x_t)      (forward Euler)
+    CubaLI/CubaLIF:
+              i_t = i_{t-1} + dt/tau_syn (-i_{t-1} + w_in x_t)
+              v_t = v_{t-1} + dt/tau_mem (v_leak - v_{t-1} + r i_t)
+
+Node metadata read: ``reset`` ("subtract" | "zero", default "zero" as NIR states), ``compare``
+(">=" | ">", default ">" as NIR states), ``v_init`` (initial membrane, default 0). Leaky models need
+``dt``; IF and I do not.
+"""
+from __future__ import annotations
+
+import nir
+import numpy as np
+
+from ..equations.neurons import NeuronFloat
+from ..errors import BadInput
+from ..lowering.ops import array
+
+_SPIKING = (nir.IF, nir.LIF, nir.CubaLIF)
+
+
+def _param(node, ctx, field, shape, default=None):
+    if getattr(node, field, None) is None and default is not None:
+        return np.full(shape, float(default))
+    value = array(ctx, node, field)
+    try:
+        return np.broadcast_to(value, shape).astype(np.float64).copy()
+    except ValueError:
+        raise BadInput(f"has shape {value.shape}, the node has shape {shape}", file=ctx.source,
+                       node=ctx.name, field=field) from None
+
+
+def _meta_array(node, key, shape, default):
+    meta = node.metadata or {}
+    value = meta.get(key, default)
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
+
+
+def _needs_dt(ctx, dt):
+    if dt is None:
+        raise BadInput("leaky neurons need dt: none in the graph metadata; pass --dt (seconds) or "
+                       "a dialect that fixes it", file=ctx.source, node=ctx.name, field="dt")
+    return dt
+
+
+class NirconvDialect:
+    name = "nirconv"
+    default_dt = None
+
+    def neuron(self, node, ctx, shape, dt, reset_override=None) -> NeuronFloat:
+        meta = node.metadata or {}
+        ones = np.ones(shape)
+        zeros = np.zeros(shape)
+        kw = {}
+        if isinstance(node, (nir.I, nir.IF)):
+            alpha, beta, bias = ones, _param(node, ctx, "r", shape), zeros
+        elif isinstance(node, (nir.LI, nir.LIF)):
+            k = _needs_dt(ctx, dt) / _param(node, ctx, "tau", shape)
+            alpha, beta = 1.0 - k, k * _param(node, ctx, "r", shape)
+            bias = k * _param(node, ctx, "v_leak", shape)
+        else:  # CubaLI, CubaLIF
+            k_syn = _needs_dt(ctx, dt) / _param(node, ctx, "tau_syn", shape)
+            k = dt / _param(node, ctx, "tau_mem", shape)
+            kw = dict(alpha_syn=1.0 - k_syn, beta_syn=k_syn * _param(node, ctx, "w_in", shape, 1.0))
+            alpha, beta = 1.0 - k, k * _param(node, ctx, "r", shape)
+            bias = k * _param(node, ctx, "v_leak", shape)
+        spiking = isinstance(node, _SPIKING)
+        reset = reset_override or str(meta.get("reset", "zero"))
+        if reset not in ("subtract", "zero"):
+            raise BadInput(f"reset must be 'subtract' or 'zero', is {reset!r}", file=ctx.source,
+                           node=ctx.name, field="metadata.reset")
+        compare = str(meta.get("compare", ">"))
+        if compare not in (">", ">="):
+            raise BadInput(f"compare must be '>' or '>=', is {compare!r}", file=ctx.source,
+                           node=ctx.name, field="metadata.compare")
+        return NeuronFloat(
+            shape=tuple(shape), alpha_mem=alpha, beta_mem=beta, bias=bias,
+            v_threshold=_param(node, ctx, "v_threshold", shape) if spiking else None,
+            v_reset=_param(node, ctx, "v_reset", shape, 0.0) if spiking else zeros,
+            v_init=_meta_array(node, "v_init", shape, 0.0), reset=reset, compare=compare,
+            model=type(node).__name__, **kw)
+
+
+DIALECT = NirconvDialect()

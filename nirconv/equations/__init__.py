@@ -1,0 +1,18 @@
+"""The discrete-time equations nirconv implements, written once, as text (docs/equations/) and as
+frozen records. Both simulators (``nirconv.backends.event`` and ``nirconv.backends.torch``) read
+these records and implement the update on their own; neither imports the other's step code.
+
+``program``  : the lowered form of a NIR graph that the simulators run (ops in topological order).
+``neurons``  : per-step neuron records, float (`NeuronFloat`) and integer (one per chip family).
+``encoding`` : how a static float input becomes per-step (integer) input.
+"""
+from .program import (AffineOp, ConvOp, DelayOp, Edge, FlattenOp, InputOp, NeuronOp, Op,
+                      OutputOp, PoolOp, Program, ScaleOp, ThresholdOp)
+from .neurons import (BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat, SpeckIAF,
+                      INTEGER_FAMILIES, wrap_loihi24, sat)
+
+__all__ = [
+    "AffineOp", "ConvOp", "DelayOp", "Edge", "FlattenOp", "InputOp", "NeuronOp", "Op", "OutputOp",
+    "PoolOp", "Program", "ScaleOp", "ThresholdOp", "BitShiftLIF", "Float32LIF", "LoihiCubaLIF",
+    "NeuronFloat", "SpeckIAF", "INTEGER_FAMILIES", "wrap_loihi24", "sat",
+]

@@ -1,0 +1,128 @@
+"""Lowering: a NIR graph (as `nirconv.load` returns it) -> a `Program` the simulators run.
+
+    program = lower(graph, mode="float", dialect="auto", dt=None, reset=None, source=path)
+
+Steps: flatten subgraphs -> topological order with back edges (cycles through state) -> per node,
+the builder of its NIR type (nirconv/lowering/ops.py) -> neurons resolved by the dialect (float) or
+the target family's integer rules (int, nirconv/lowering/integer.py) -> edge delays.
+The graph is not mutated. Every error names the file, node and field.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import nir
+import numpy as np
+
+from .. import dialects
+from ..equations.program import Edge, InputOp, NeuronOp, Program
+from ..errors import BadInput, Unsupported
+from .ops import BUILDERS, Ctx, neuron_shape
+from .structure import flatten, order
+
+NEURON_TYPES = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
+
+
+def graph_dt(metadata: dict, dt: Optional[float]) -> Optional[float]:
+    if dt is not None:
+        return float(dt)
+    value = metadata.get("dt")
+    return None if value is None else float(value)
+
+
+def is_quantized(metadata: dict) -> bool:
+    return bool(metadata.get("arithmetic"))
+
+
+def _input_shape(node, name, source, batch_axis: bool):
+    shape = node.input_type.get("input") if isinstance(node.input_type, dict) else None
+    if shape is None:
+        raise BadInput("Input node has no shape", file=source, node=name, field="shape")
+    shape = tuple(int(s) for s in np.atleast_1d(np.asarray(shape)))
+    return shape
+
+
+def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
+          dt: Optional[float] = None, reset: Optional[str] = None,
+          source: str = "<memory>") -> Program:
+    meta = dict(graph.metadata or {})
+    quantized = is_quantized(meta)
+    if mode == "auto":
+        mode = "int" if quantized else "float"
+    if mode not in ("float", "int"):
+        raise BadInput(f"mode must be auto, float or int, is {mode!r}", field="mode")
+    if mode == "int" and not quantized:
+        raise BadInput("integer mode needs a graph quantized for a target (metadata "
+                       "'arithmetic' is missing); export it with `nirconv export --target`",
+                       file=source, field="metadata.arithmetic")
+    family = str(meta["arithmetic"]) if mode == "int" else None
+    dialect_name = dialects.detect(meta) if dialect == "auto" else dialect
+    dia = dialects.get(dialect_name)
+    step = graph_dt(meta, dt)
+    if step is None and getattr(dia, "default_dt", None) is not None:
+        step = float(dia.default_dt)
+    if step is not None and not step > 0:
+        raise BadInput(f"dt must be positive, is {step}", file=source, field="dt")
+
+    if mode == "int":
+        from .integer import resolve_integer_neuron
+
+        def resolve(node, ctx):
+            return resolve_integer_neuron(family, node, ctx, neuron_shape(node, ctx), meta)
+    else:
+        def resolve(node, ctx):
+            return dia.neuron(node, ctx, neuron_shape(node, ctx), ctx.dt, reset_override=reset)
+
+    flat = flatten(graph, source)
+    topo, back = order(flat, source)
+    preds: dict = {n: [] for n in flat.nodes}
+    for s, d in flat.edges:
+        preds[d].append(s)
+    ops: dict = {}
+    for name in topo:
+        node = flat.nodes[name]
+        inputs = tuple(Edge(s, 1 if (s, name) in back else 0) for s in preds[name])
+        if isinstance(node, nir.Input):
+            if name in flat.inputs:
+                shape = _input_shape(node, name, source, batch_axis=False)
+                ops[name] = InputOp(name=name, inputs=(), in_shape=shape, out_shape=shape)
+                continue
+            # an inner subgraph's Input: pass-through
+        in_shape = _arriving_shape(name, inputs, ops, source)
+        if isinstance(node, nir.Input):
+            ops[name] = _passthrough(name, inputs, in_shape, source)
+            continue
+        builder = BUILDERS.get(type(node))
+        if builder is None:
+            raise Unsupported(f"node type {type(node).__name__} is not supported", file=source,
+                              node=name, field="type")
+        ctx = Ctx(name, in_shape, inputs, source, step, resolve)
+        ops[name] = builder(node, ctx)
+    # Outputs of inner subgraphs are pass-throughs; keep only the top-level ones as outputs.
+    program_ops = tuple(ops[n] for n in topo)
+    program = Program(ops=program_ops, inputs=tuple(flat.inputs), outputs=tuple(flat.outputs),
+                      mode=mode, family=family, dt=step, source=source, metadata=meta)
+    if mode == "int":
+        from .integer import finish_integer_program
+        program = finish_integer_program(program)
+    return program
+
+
+def _passthrough(name, inputs, in_shape, source):
+    from ..equations.program import FlattenOp
+    if in_shape is None:
+        raise BadInput("no edge reaches this subgraph input", file=source, node=name, field="edges")
+    return FlattenOp(name=name, inputs=inputs, in_shape=in_shape, out_shape=in_shape)
+
+
+def _arriving_shape(name, inputs, ops, source):
+    """Shape arriving at a node: all non-recurrent predecessors must agree (they are summed)."""
+    shapes = [ops[e.src].out_shape for e in inputs if e.src in ops]
+    if not shapes:
+        return None
+    first = shapes[0]
+    for s in shapes[1:]:
+        if int(np.prod(s)) != int(np.prod(first)):
+            raise BadInput(f"shape mismatch along the edges into this node: {first} vs {s}",
+                           file=source, node=name, field="edges")
+    return first

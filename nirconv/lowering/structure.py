@@ -1,0 +1,110 @@
+"""Graph structure of a NIR graph: flatten nested subgraphs, order topologically, find cycles.
+
+Pure functions over ``nir.NIRGraph``; the input graph is never mutated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nir
+
+from ..errors import BadInput
+
+STATEFUL = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF, nir.Delay)
+
+
+@dataclass(frozen=True)
+class FlatGraph:
+    nodes: dict  # dotted name -> nir node (no NIRGraph among them)
+    edges: tuple  # (src, dst) pairs, dotted names
+    inputs: tuple  # names of top-level Input nodes
+    outputs: tuple  # names of top-level Output nodes
+
+
+def _endpoint(graph: nir.NIRGraph, name: str, role: str, source: str) -> str:
+    """Resolve an edge endpoint to a leaf node name (relative to ``graph``)."""
+    if name in graph.nodes:
+        node = graph.nodes[name]
+        if isinstance(node, nir.NIRGraph):
+            kind = nir.Input if role == "dst" else nir.Output
+            inner = [k for k, v in node.nodes.items() if isinstance(v, kind)]
+            if len(inner) != 1:
+                raise BadInput(f"subgraph has {len(inner)} {kind.__name__} nodes; an edge into "
+                               f"or out of it needs exactly one", file=source, node=name,
+                               field="nodes")
+            return f"{name}.{_endpoint(node, inner[0], role, source)}"
+        return name
+    head, _, rest = name.partition(".")
+    if rest and head in graph.nodes and isinstance(graph.nodes[head], nir.NIRGraph):
+        return f"{head}.{_endpoint(graph.nodes[head], rest, role, source)}"
+    raise BadInput(f"edge names a node that does not exist", file=source, node=name,
+                   field="edges")
+
+
+def flatten(graph: nir.NIRGraph, source: str = "<memory>") -> FlatGraph:
+    """Inline every nested NIRGraph; inner Input/Output nodes become pass-through nodes."""
+    nodes: dict = {}
+    edges: list = []
+
+    def visit(g: nir.NIRGraph, prefix: str) -> None:
+        for name, node in g.nodes.items():
+            if isinstance(node, nir.NIRGraph):
+                visit(node, f"{prefix}{name}.")
+            else:
+                nodes[f"{prefix}{name}"] = node
+        for src, dst in g.edges:
+            edges.append((prefix + _endpoint(g, src, "src", source),
+                          prefix + _endpoint(g, dst, "dst", source)))
+
+    visit(graph, "")
+    inputs = tuple(k for k in graph.nodes if isinstance(graph.nodes[k], nir.Input))
+    outputs = tuple(k for k in graph.nodes if isinstance(graph.nodes[k], nir.Output))
+    if not inputs:
+        raise BadInput("graph has no Input node", file=source, field="nodes")
+    if not outputs:
+        raise BadInput("graph has no Output node", file=source, field="nodes")
+    return FlatGraph(nodes, tuple(dict.fromkeys(edges)), inputs, outputs)
+
+
+def order(flat: FlatGraph, source: str = "<memory>") -> tuple[list[str], set]:
+    """Topological order of the flat graph and the set of back edges that close cycles.
+
+    A depth-first search from the inputs marks back edges; each cycle must pass through a
+    stateful node (a neuron or a Delay), otherwise its value at step t would depend on itself.
+    Nodes not reachable from an input are still ordered (they see zero input).
+    """
+    succ: dict = {n: [] for n in flat.nodes}
+    for s, d in flat.edges:
+        succ[s].append(d)
+    color: dict = {}
+    back: set = set()
+    post: list = []
+
+    starts = list(flat.inputs) + [n for n in flat.nodes if n not in flat.inputs]
+    for start in starts:
+        if start in color:
+            continue
+        stack = [(start, iter(succ[start]))]
+        color[start] = 1
+        path = [start]
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                color[node] = 2
+                post.append(node)
+                continue
+            if color.get(nxt) == 1:  # back edge: nxt is on the current path
+                cycle = path[path.index(nxt):]
+                if not any(isinstance(flat.nodes[c], STATEFUL) for c in cycle):
+                    raise BadInput("cycle without a stateful node (neuron or Delay): "
+                                   + " -> ".join(cycle + [nxt]), file=source, node=nxt,
+                                   field="edges")
+                back.add((node, nxt))
+            elif nxt not in color:
+                color[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(succ[nxt])))
+    return post[::-1], back

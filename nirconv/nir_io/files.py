@@ -1,0 +1,134 @@
+"""Reading and writing NIR files: atomic writes, robust reads, metadata normalized both ways.
+
+`save` writes with ``nir.write`` into a temporary file in the target folder, then renames it, so no
+partial file is ever left. Metadata values are made HDF5-safe (no None; bools and nested dicts
+flattened to what h5py stores). `load` reads with the ``nir`` package, turns bytes back into str and
+0-d arrays back into scalars, and wraps every failure into a `BadInput` naming the file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nir
+import numpy as np
+
+from ..errors import BadInput, NirconvError
+from .atomic import atomic_path
+
+
+# ---------------------------------------------------------------- metadata
+
+def to_storable(value: Any) -> Any:
+    """A metadata value as nir.write can store it (never None)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        return np.int8(1 if value else 0)  # h5py has no bool scalar nir reads back cleanly
+    if isinstance(value, dict):
+        return {str(k): to_storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, str) for v in value):
+            return np.array([v.encode() for v in value]) if value else np.array([], dtype="S1")
+        return np.asarray(value)
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def from_stored(value: Any) -> Any:
+    """Undo what HDF5 does to metadata: bytes -> str, 0-d arrays -> scalars, byte arrays -> lists."""
+    if isinstance(value, dict):
+        return {k: from_stored(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "S" or value.dtype.kind == "O":
+            items = [v.decode() if isinstance(v, bytes) else v for v in value.ravel().tolist()]
+            return items if value.ndim else items[0]
+        if value.ndim == 0:
+            return value.item()
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _map_metadata(graph: nir.NIRGraph, fn) -> nir.NIRGraph:
+    """A copy of the graph (shallow per node) with ``fn`` applied to every metadata dict."""
+    import copy
+
+    new = copy.copy(graph)
+    new.metadata = fn(dict(graph.metadata or {}))
+    nodes = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            nodes[name] = _map_metadata(node, fn)
+        else:
+            n = copy.copy(node)
+            n.metadata = fn(dict(node.metadata or {}))
+            nodes[name] = n
+    new.nodes = nodes
+    return new
+
+
+# ---------------------------------------------------------------- write
+
+def save(graph: nir.NIRGraph, path, nir_version: str | None = None) -> Path:
+    """Write ``graph`` to ``path`` atomically. ``nir_version="1.0.4"`` writes what nir 1.0.4 reads."""
+    path = Path(path)
+    if nir_version is not None:
+        from .compat import downgrade
+
+        graph = downgrade(graph, nir_version)
+    storable = _map_metadata(graph, lambda m: {k: to_storable(v) for k, v in m.items()})
+    with atomic_path(path) as tmp:
+        try:
+            nir.write(str(tmp), storable)
+        except NirconvError:
+            raise
+        except Exception as e:  # nir.write raises many kinds; none may leave a partial file
+            raise BadInput(f"could not write NIR file ({type(e).__name__}: {e})",
+                           file=path) from None
+    return path
+
+
+# ---------------------------------------------------------------- read
+
+def read_raw(path) -> nir.NIRGraph:
+    """``nir.read`` with every failure turned into a one-line BadInput naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInput("file not found", file=path)
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" not in f:
+                raise BadInput("not a NIR file (no 'node' group)", file=path)
+    except OSError as e:
+        raise BadInput(f"not an HDF5 file or corrupt ({str(e).split('(')[0].strip()})",
+                       file=path) from None
+    try:
+        graph = nir.read(str(path))
+    except NirconvError:
+        raise
+    except Exception as e:
+        raise BadInput(f"cannot read NIR graph ({type(e).__name__}: {e})", file=path) from None
+    if not isinstance(graph, nir.NIRGraph):
+        graph = nir.NIRGraph.from_list(graph)
+    return graph
+
+
+def normalize(graph: nir.NIRGraph) -> nir.NIRGraph:
+    """Metadata as Python values (str, int, float, list/ndarray), never bytes or 0-d arrays."""
+    return _map_metadata(graph, lambda m: {k: from_stored(v) for k, v in m.items()})
+
+
+def load(path, dialect: str = "auto") -> nir.NIRGraph:
+    """Read a NIR file written by nirconv or a peer. Metadata normalized; the dialect to use is
+    recorded in ``graph.metadata['dialect']`` when one is given (``auto`` leaves it to lowering)."""
+    graph = normalize(read_raw(path))
+    if dialect != "auto":
+        graph.metadata = dict(graph.metadata or {}, dialect=dialect)
+    return graph
