@@ -38,6 +38,17 @@ class NeuronFloat:
     ``reset_after_decay=False`` is snnTorch's convention: the reset of step t-1 is applied at step t
     *without* decay (``v_t = alpha_mem*v_{t-1} + beta_mem*u_t + bias - v_threshold*s_{t-1}``) and
     the spike is tested on that value. Initial state: ``v_0 = v_init``, ``i_0 = 0``.
+
+    ``max_spikes`` (Sinabs' MultiSpike, Rockpool's multi-spike LIF): with the default 1 the output is
+    the 0/1 spike above. Otherwise the output is a spike *count*::
+
+        n_t = 0                                       if not [v_t compare v_threshold]
+        n_t = min(max(1, floor(v_t / v_threshold)), max_spikes)   otherwise (None: no cap)
+        reset "subtract": v_t = v_t - v_threshold * n_t;  "zero": v_reset where n_t > 0
+        (reset_after_decay False: the pending reset subtracts v_threshold * n_{t-1})
+
+    ``v_min`` (Sinabs' ``min_v_mem``): when not None, after the spike and reset of step t,
+    ``v_t = max(v_t, v_min)``. Default None: no lower bound.
     """
 
     shape: tuple[int, ...]
@@ -54,6 +65,8 @@ class NeuronFloat:
     current_delay: bool = False  # norse: v uses the current of the previous step
     reset_after_decay: bool = True  # False: snnTorch's delayed, undecayed reset
     model: str = "LIF"  # the NIR type it came from, for messages and reports
+    max_spikes: Optional[int] = 1  # >1 or None: multi-spike count output (Sinabs, Rockpool)
+    v_min: Optional[np.ndarray] = None  # lower bound of v after the reset (Sinabs' min_v_mem)
 
     @property
     def spiking(self) -> bool:
@@ -116,6 +129,8 @@ class BitShiftLIF:
               accumulate "ordered": for each event: isyn = satB(isyn + w_eff)    (Xylo)
               accumulate "sum":     isyn = satB(isyn + Σ w_eff·s)                 (generic)
            without synaptic state (dash_syn None) the same accumulation goes into a fresh isyn = 0.
+           Xylo: an input channel's event count above 15 in one step is delivered as 15 events
+           (xylosim MAX_NUM_INP_SPIKES); neuron spike counts are already <= max_spikes <= 31.
         2. if dash_syn is not None: isyn = isyn - decay(isyn, dash_syn)     (decays this step's input too)
         3. dv = satB(-decay(v, dash_mem) + isyn)       (-decay term is 0 when dash_mem is None)
            dv = satB(dv + bias)
@@ -127,6 +142,14 @@ class BitShiftLIF:
            else: output v (membrane readout)
 
     ``w_eff = weight << shift`` of the weight op (shift >= 0 here). Initial v = v_init, isyn = 0.
+
+    Checked against xylosim 0.1.3 (``XyloIAFNeuron.cpp`` ``evolve``/``decay``/``safe_add``,
+    ``XyloLayer.cpp`` ``deliver_spikes``; see docs/equations/vendors.md). Xylo hidden neurons have a
+    second synaptic current (``dash_syn_2``), added in step 3 as ``satB(-decay(v) + isyn1 + isyn2)``
+    (the two currents summed without saturation); a NIR CubaLIF uses synapse 1 only. Xylo has no
+    ``v_init`` (it starts at 0) and always has a synapse (dash_syn None is not exportable to Xylo).
+    Known xylosim quirk not reproduced: with ``dash_mem = 0`` and ``v = -32768`` its int16 negation
+    wraps (``-decay(v) = -32768``), so quantizers should not emit ``dash_mem = 0``.
     """
 
     shape: tuple[int, ...]
@@ -156,7 +179,11 @@ class LoihiCubaLIF:
         if vth is not None: s = v > (vth << 6); v = 0 where s; output s
         else: output v
 
-    (du, dv in 0..4095; vth unsigned 17-bit.) Initial u = v = 0.
+    (du, dv in 0..4095; vth unsigned 17-bit; a negative bias_exp is a right shift, floor, as lava's
+    ``scale_bias``.) Initial u = v = 0. Weights must already be legal for the matrix's sign mode
+    (lava's Dense clips and LSB-truncates others: ``weightutils.clip_weights``/``truncate_weights``);
+    a Dense with ``num_message_bits = 0`` counts any nonzero input as 1 (graded inputs need > 0).
+    Checked against lava-nc 0.10.0 ``proc/lif/models.py`` and ``proc/dense/models.py``.
     """
 
     shape: tuple[int, ...]

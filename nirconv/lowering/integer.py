@@ -1,20 +1,264 @@
 """Integer mode: NIR neuron nodes of a quantized graph -> the target family's integer record.
 
-Owned by the quantization work (issue 5): the metadata keys written by `nirconv.quantization`
-are read back here. `resolve_integer_neuron(family, node, ctx, shape, graph_meta)` returns a
-SpeckIAF / BitShiftLIF / LoihiCubaLIF / Float32LIF; `finish_integer_program(program)` applies the
-family's structural rules (e.g. Loihi's one-step Dense delay, Xylo's delayed recurrent/readout
-weights, delivery order of a neuron's inputs) and checks integer ranges.
+Reads the metadata keys written by `nirconv.quantization` (documented in nirconv/nir_io/metadata.py
+and docs/equations/targets.md). `resolve_integer_neuron(family, node, ctx, shape, graph_meta)`
+returns a SpeckIAF / BitShiftLIF / LoihiCubaLIF / Float32LIF; `finish_integer_program(program)`
+applies the family's structural rules and checks the integer ranges:
+
+* every family: weight ops hold int64 weights (integer-valued in the file) within ``weight_bits``;
+* loihi2: Dense delays by one step: every edge weight op -> LoihiCubaLIF gets delay >= 1; the
+  weight ops feeding it carry no bias (the bias is the neuron's ``bias_mant << bias_exp``);
+* xylo: recurrent and readout weights read the previous step's hidden spikes (an edge neuron ->
+  weight op gets delay 1 unless its path back already has one), and a neuron's inputs are ordered
+  input weights first, then recurrent (xylosim's delivery order);
+* spinnaker2: |Σ w·s| of every weight op feeding a Float32LIF stays below 2**24 (float32-exact).
 """
 from __future__ import annotations
 
-from ..errors import Unsupported
+import dataclasses
+
+import nir
+import numpy as np
+
+from ..equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
+from ..equations.program import AffineOp, ConvOp, Edge, InputOp, NeuronOp
+from ..errors import BadInput, Unsupported
+
+SPIKING = (nir.IF, nir.LIF, nir.CubaLIF)
+
+
+def _meta(node, ctx, key, shape, dtype=np.int64, required=True):
+    meta = node.metadata or {}
+    if key not in meta:
+        if required:
+            raise BadInput("missing in the quantized graph (export it again with `nirconv "
+                           "export --target`)", file=ctx.source, node=ctx.name,
+                           field=f"metadata.{key}")
+        return None
+    value = np.asarray(meta[key])
+    if dtype is np.int64 and not np.all(np.equal(np.mod(value.astype(np.float64), 1), 0)):
+        raise BadInput("must hold integers", file=ctx.source, node=ctx.name,
+                       field=f"metadata.{key}")
+    try:
+        return np.broadcast_to(value.astype(dtype), shape).copy()
+    except ValueError:
+        raise BadInput(f"has shape {value.shape}, the node has shape {shape}", file=ctx.source,
+                       node=ctx.name, field=f"metadata.{key}") from None
+
+
+def _reset(node, ctx):
+    reset = str((node.metadata or {}).get("reset", "zero"))
+    if reset not in ("subtract", "zero"):
+        raise BadInput(f"reset must be 'subtract' or 'zero', is {reset!r}", file=ctx.source,
+                       node=ctx.name, field="metadata.reset")
+    return reset
+
+
+def _scalar(node, ctx, key, default=None):
+    value = (node.metadata or {}).get(key, default)
+    if value is None:
+        raise BadInput("missing in the quantized graph", file=ctx.source, node=ctx.name,
+                       field=f"metadata.{key}")
+    return int(np.asarray(value).ravel()[0])
+
+
+def _spiking(node):
+    return isinstance(node, SPIKING)
+
+
+def _speck(node, ctx, shape, meta):
+    if not _spiking(node):
+        raise Unsupported("Speck neurons spike (no membrane readout)", file=ctx.source,
+                          node=ctx.name, field="type")
+    bits = int(meta.get("state_bits", 16))
+    max_spikes = _scalar(node, ctx, "max_spikes", -1)
+    return SpeckIAF(shape=shape, threshold=_meta(node, ctx, "threshold_int", shape),
+                    bias=_meta(node, ctx, "bias_int", shape),
+                    v_init=_meta(node, ctx, "v_init_int", shape),
+                    v_min=-(1 << (bits - 1)), v_max=(1 << (bits - 1)) - 1, reset=_reset(node, ctx),
+                    max_spikes=None if max_spikes < 0 else max_spikes)
+
+
+def _dash(node, ctx, key, shape):
+    d = _meta(node, ctx, key, shape, required=False)
+    if d is not None and (np.any(d < 0) or np.any(d > 15)):
+        raise BadInput("bit-shift decays must be in 0..15", file=ctx.source, node=ctx.name,
+                       field=f"metadata.{key}")
+    return d
+
+
+def _bitshift(family):
+    def build(node, ctx, shape, meta):
+        spiking = _spiking(node)
+        max_spikes = _scalar(node, ctx, "max_spikes", 1)
+        return BitShiftLIF(
+            shape=shape, threshold=_meta(node, ctx, "threshold_int", shape) if spiking else None,
+            bias=_meta(node, ctx, "bias_int", shape), v_init=_meta(node, ctx, "v_init_int", shape),
+            dash_mem=_dash(node, ctx, "dash_mem", shape), dash_syn=_dash(node, ctx, "dash_syn", shape),
+            state_bits=_scalar(node, ctx, "state_bits", int(meta.get("state_bits", 16))),
+            max_spikes=max_spikes if max_spikes > 0 else 1 << 30,
+            accumulate="ordered" if family == "xylo" else "sum",
+            reset=_reset(node, ctx) if spiking else "subtract")
+    return build
+
+
+def _loihi(node, ctx, shape, meta):
+    du = _meta(node, ctx, "du", shape)
+    dv = _meta(node, ctx, "dv", shape)
+    for key, d in (("du", du), ("dv", dv)):
+        if np.any(d < 0) or np.any(d > 4095):
+            raise BadInput("must be in 0..4095", file=ctx.source, node=ctx.name,
+                           field=f"metadata.{key}")
+    vth = _meta(node, ctx, "vth", shape) if _spiking(node) else None
+    if vth is not None and (np.any(vth < 0) or np.any(vth >= 1 << 17)):
+        raise BadInput("vth must be unsigned 17-bit", file=ctx.source, node=ctx.name,
+                       field="metadata.vth")
+    return LoihiCubaLIF(shape=shape, du=du, dv=dv, vth=vth,
+                        bias_mant=_meta(node, ctx, "bias_mant", shape),
+                        bias_exp=_meta(node, ctx, "bias_exp", shape))
+
+
+def _spinnaker2(node, ctx, shape, meta):
+    if not _spiking(node):
+        raise Unsupported("SpiNNaker2 neurons spike (no membrane readout)", file=ctx.source,
+                          node=ctx.name, field="type")
+    if isinstance(node, nir.CubaLIF):
+        raise Unsupported("Float32LIF has no synaptic current: the lif_curr_exp model of "
+                          "SpiNNaker2 is not simulated in integer mode yet", file=ctx.source,
+                          node=ctx.name, field="type")
+    f32 = np.float32
+    scale = (node.metadata or {}).get("weight_scale")
+    if scale is None:
+        raise BadInput("missing in the quantized graph", file=ctx.source, node=ctx.name,
+                       field="metadata.weight_scale")
+    return Float32LIF(shape=shape, alpha=_meta(node, ctx, "alpha", shape, f32),
+                      threshold=_meta(node, ctx, "threshold_f32", shape, f32),
+                      i_offset=_meta(node, ctx, "i_offset", shape, f32),
+                      v_reset=_meta(node, ctx, "v_reset_f32", shape, f32),
+                      weight_scale=float(np.float32(np.asarray(scale).ravel()[0])),
+                      reset=_reset(node, ctx))
+
+
+RESOLVERS = {"speck": _speck, "xylo": _bitshift("xylo"), "generic": _bitshift("generic"),
+             "loihi2": _loihi, "spinnaker2": _spinnaker2}
 
 
 def resolve_integer_neuron(family, node, ctx, shape, graph_meta):
-    raise Unsupported(f"integer family {family!r} is not implemented yet", file=ctx.source,
-                      node=ctx.name, field="metadata.arithmetic")
+    build = RESOLVERS.get(family)
+    if build is None:
+        raise Unsupported(f"integer family {family!r} is unknown; known: "
+                          f"{', '.join(RESOLVERS)}", file=ctx.source, node=ctx.name,
+                          field="metadata.arithmetic")
+    return build(node, ctx, tuple(int(s) for s in shape), graph_meta)
+
+
+# ------------------------------------------------------------------ program-level rules
+
+WEIGHT_OPS = (AffineOp, ConvOp)
+
+
+def _int_array(op, program, field, value):
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.all(np.equal(np.mod(arr, 1), 0)):
+        raise BadInput("integer mode needs integer values", file=program.source, node=op.name,
+                       field=field)
+    return arr.astype(np.int64)
+
+
+def _integer_weights(program):
+    bits = int(program.metadata.get("weight_bits", 0)) or None
+    ops = []
+    for op in program.ops:
+        if isinstance(op, WEIGHT_OPS):
+            w = _int_array(op, program, "weight", op.weight)
+            if bits is not None and w.size and np.max(np.abs(w)) > (1 << bits):
+                raise BadInput(f"integer weights exceed {bits} bits (max |w| = "
+                               f"{int(np.max(np.abs(w)))})", file=program.source, node=op.name,
+                               field="weight")
+            op = dataclasses.replace(op, weight=w, bias=_int_array(op, program, "bias", op.bias))
+        ops.append(op)
+    return ops
+
+
+def _replace_inputs(op, inputs):
+    return dataclasses.replace(op, inputs=tuple(inputs))
+
+
+def _loihi_rules(ops, program):
+    by_name = {o.name: o for o in ops}
+    out = []
+    for op in ops:
+        if isinstance(op, NeuronOp) and isinstance(op.neuron, LoihiCubaLIF):
+            edges = []
+            for e in op.inputs:
+                src = by_name[e.src]
+                if isinstance(src, WEIGHT_OPS):
+                    if src.bias is not None and np.any(src.bias != 0):
+                        raise BadInput("a weight layer feeding a Loihi neuron has no bias (it is "
+                                       "the neuron's bias_mant)", file=program.source,
+                                       node=src.name, field="bias")
+                    e = Edge(e.src, max(e.delay, 1))
+                edges.append(e)
+            op = _replace_inputs(op, edges)
+        out.append(op)
+    return out
+
+
+def _xylo_rules(ops, program):
+    by_name = {o.name: o for o in ops}
+    neurons = {o.name for o in ops if isinstance(o, NeuronOp)}
+    consumers: dict = {}
+    for o in ops:
+        for e in o.inputs:
+            consumers.setdefault(e.src, []).append((o.name, e.delay))
+    out = []
+    for op in ops:
+        if isinstance(op, WEIGHT_OPS):
+            # hidden spikes reach recurrent/readout weights one step later (xylosim evolve);
+            # a recurrent path already delayed on its back edge keeps its single step.
+            delayed_after = any(d >= 1 for _, d in consumers.get(op.name, []))
+            op = _replace_inputs(op, [Edge(e.src, 1) if e.src in neurons and e.delay == 0
+                                      and not delayed_after else e for e in op.inputs])
+        out.append(op)
+    by_name = {o.name: o for o in out}
+    final = []
+    for op in out:
+        if isinstance(op, NeuronOp):
+            def rank(e):
+                src = by_name[e.src]
+                from_input = not any(x.src in neurons for x in getattr(src, "inputs", ()))
+                return 0 if from_input else 1
+            op = _replace_inputs(op, sorted(op.inputs, key=rank))
+        final.append(op)
+    return final
+
+
+def _spinnaker2_rules(ops, program):
+    by_name = {o.name: o for o in ops}
+    in_max = 1
+    enc = str(program.metadata.get("input_encoding", "rate"))
+    if enc == "rate":
+        in_max = int(program.metadata.get("max_events", 1))
+    elif enc == "current":
+        in_max = 1 << (int(program.metadata.get("input_bits", 8)) - 1)
+    for op in ops:
+        if isinstance(op, WEIGHT_OPS):
+            w = np.abs(op.weight).reshape(op.weight.shape[0], -1)
+            bound = float(np.max(w.sum(axis=1))) * max(in_max, 1) if w.size else 0.0
+            if bound >= 2 ** 24:
+                raise BadInput(f"|sum of w*s| can reach {bound:.0f} >= 2**24: not exact in "
+                               "float32", file=program.source, node=op.name, field="weight")
+    return ops
+
+
+FAMILY_RULES = {"loihi2": _loihi_rules, "xylo": _xylo_rules, "spinnaker2": _spinnaker2_rules}
 
 
 def finish_integer_program(program):
-    return program
+    ops = _integer_weights(program)
+    rule = FAMILY_RULES.get(program.family)
+    if rule is not None:
+        ops = rule(ops, program)
+    return dataclasses.replace(program, ops=tuple(ops))

@@ -7,6 +7,7 @@ flattened to what h5py stores). `load` reads with the ``nir`` package, turns byt
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,12 @@ def read_raw(path) -> nir.NIRGraph:
         graph = nir.read(str(path))
     except NirconvError:
         raise
-    except Exception as e:
-        raise BadInput(f"cannot read NIR graph ({type(e).__name__}: {e})", file=path) from None
+    except Exception:  # peers' files nir.read rejects: read and repair them (nir_io/repair.py)
+        from .repair import read_repaired
+
+        graph, notes = read_repaired(path)
+        for note in notes:
+            logging.getLogger("nirconv.load").info("%s: repaired %s", path, note)
     if not isinstance(graph, nir.NIRGraph):
         graph = nir.NIRGraph.from_list(graph)
     return graph

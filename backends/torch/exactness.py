@@ -1,0 +1,193 @@
+"""Why the torch backend is bit-exact, enforced: numeric flags and value bounds.
+
+* `exact_numerics()` turns TF32 off (cuBLAS and cuDNN; cuDNN's is on by default for convolutions),
+  asks for deterministic cuDNN kernels, and restores the user's settings afterwards.
+* `value_bounds(program, x)` propagates an interval ``[lo, hi]`` for every op's output through the
+  program (a fixed point over recurrent edges) from the input data and the neuron records: spike
+  counts are bounded by each family's rules, membranes by their saturation range.
+* `matmul_dtype(acc_bound)` picks the carrier for a weight op's products and sums: float32 when every
+  partial sum is an integer of magnitude < 2**24, float64 when < 2**53 (any summation order is then
+  exact), else int64 (CPU only; torch has no integer matmul/conv on CUDA -> `Unsupported`).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+import torch
+
+from nirconv.equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, NeuronOp,
+                                       OutputOp, PoolOp, Program, ScaleOp, ThresholdOp)
+from nirconv.errors import Unsupported
+
+FLOAT32_EXACT = float(1 << 24)
+FLOAT64_EXACT = float(1 << 53)
+INF = math.inf
+
+
+def _flag_slots():
+    """(object, attribute, exact value) for every numeric flag torch has in this version."""
+    slots = [(torch.backends.cuda.matmul, "allow_tf32", False),
+             (torch.backends.cudnn, "allow_tf32", False),
+             (torch.backends.cudnn, "deterministic", True),
+             (torch.backends.cudnn, "benchmark", False)]
+    for owner in ("cuda.matmul", "cudnn.conv", "cudnn.rnn", "mkldnn.matmul", "mkldnn.conv"):
+        obj = torch.backends
+        for part in owner.split("."):
+            obj = getattr(obj, part, None)
+        if obj is not None and hasattr(obj, "fp32_precision"):
+            slots.append((obj, "fp32_precision", "ieee"))
+    return slots
+
+
+@contextlib.contextmanager
+def exact_numerics():
+    """TF32 off, deterministic kernels, full float32 matmul precision; restored on exit."""
+    saved_precision = torch.get_float32_matmul_precision()
+    saved = []
+    for obj, attr, value in _flag_slots():
+        try:
+            saved.append((obj, attr, getattr(obj, attr)))
+            setattr(obj, attr, value)
+        except (AttributeError, RuntimeError, ValueError):
+            pass
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        for obj, attr, value in reversed(saved):
+            try:
+                setattr(obj, attr, value)
+            except (AttributeError, RuntimeError, ValueError):
+                pass
+        torch.set_float32_matmul_precision(saved_precision)
+
+
+def matmul_dtype(acc_bound: float, device: torch.device, op_name: str, source: str):
+    """The carrier dtype that sums integer products of magnitude sum <= acc_bound exactly."""
+    if acc_bound < FLOAT32_EXACT:
+        return torch.float32
+    if acc_bound < FLOAT64_EXACT:
+        return torch.float64
+    if device.type == "cpu":
+        return torch.int64
+    raise Unsupported(f"partial sums may reach {acc_bound:.3g} >= 2**53: float64 would not be exact "
+                      "and torch has no integer matmul/convolution on this device; run on cpu",
+                      file=source, node=op_name, field="weight")
+
+
+# ---------------------------------------------------------------------------------------------
+# Interval bounds of every op's output (integer mode).
+
+def neuron_bounds(record) -> tuple[float, float]:
+    """The range of a neuron's output: spike counts, or the membrane's saturation range."""
+    if isinstance(record, SpeckIAF):
+        if record.reset == "zero":
+            return 0.0, 1.0
+        if record.max_spikes is not None:
+            return 0.0, float(record.max_spikes)
+        th = int(np.min(record.threshold)) if np.size(record.threshold) else 1
+        return 0.0, float(max(record.v_max, 0) // th) if th > 0 else INF
+    if isinstance(record, BitShiftLIF):
+        if record.threshold is None:
+            half = 1 << (record.state_bits - 1)
+            return float(-half), float(half - 1)
+        return 0.0, 1.0 if record.reset == "zero" else float(max(record.max_spikes, 0))
+    if isinstance(record, LoihiCubaLIF):
+        if record.vth is None:
+            return float(-(1 << 23) + 1), float((1 << 23) - 1)
+        return 0.0, 1.0
+    if isinstance(record, Float32LIF):
+        return 0.0, 1.0
+    return -INF, INF
+
+
+def _mul_interval(lo, hi, w):
+    """Interval of w * x for x in [lo, hi], elementwise over w (numpy), always including 0."""
+    w = np.asarray(w, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        a = np.where(w == 0, 0.0, w * lo)
+        b = np.where(w == 0, 0.0, w * hi)
+    return np.minimum(np.minimum(a, b), 0.0), np.maximum(np.maximum(a, b), 0.0)
+
+
+def weight_intervals(op, lo, hi):
+    """(out_lo, out_hi, acc_bound) of a weight op's sum before bias and shift."""
+    w = np.asarray(op.weight, dtype=np.float64)
+    rows = w.reshape(w.shape[0], -1)
+    plo, phi = _mul_interval(lo, hi, rows)
+    mag = max(abs(lo), abs(hi))
+    with np.errstate(invalid="ignore"):
+        acc = np.abs(rows).sum(axis=1) * mag if mag < INF else np.where(
+            np.abs(rows).sum(axis=1) > 0, INF, 0.0)
+    return float(plo.sum(axis=1).min(initial=0.0)), float(phi.sum(axis=1).max(initial=0.0)), \
+        float(np.max(acc, initial=0.0))
+
+
+def _shifted(lo, hi, bias, shift):
+    b = np.asarray(bias if bias is not None else 0.0, dtype=np.float64)
+    lo, hi = lo + float(np.min(b, initial=0.0)), hi + float(np.max(b, initial=0.0))
+    return math.floor(lo * 2.0 ** shift) if lo > -INF else lo, \
+        math.floor(hi * 2.0 ** shift) if hi < INF else hi
+
+
+def _op_interval(op, lo, hi):
+    if isinstance(op, NeuronOp):
+        return neuron_bounds(op.neuron)
+    if isinstance(op, ThresholdOp):
+        return 0.0, 1.0
+    if isinstance(op, (AffineOp, ConvOp)):
+        wlo, whi, _ = weight_intervals(op, lo, hi)
+        return _shifted(wlo, whi, op.bias, op.shift)
+    if isinstance(op, PoolOp):
+        if op.mode == "avg":
+            return min(lo, 0.0), max(hi, 0.0)
+        k = float(np.prod(op.kernel))
+        return k * min(lo, 0.0), k * max(hi, 0.0)
+    if isinstance(op, ScaleOp):
+        slo, shi = _mul_interval(lo, hi, op.scale)
+        return math.floor(float(slo.min(initial=0.0))) if slo.min(initial=0.0) > -INF else -INF, \
+            math.ceil(float(shi.max(initial=0.0))) if shi.max(initial=0.0) < INF else INF
+    if isinstance(op, (FlattenOp, OutputOp, DelayOp)):
+        return min(lo, 0.0), max(hi, 0.0)
+    raise Unsupported(f"op {type(op).__name__} is not supported by the torch backend",
+                      node=op.name, field="type")
+
+
+def value_bounds(program: Program, x_lo: float, x_hi: float) -> dict[str, tuple[float, float]]:
+    """Interval of every op's output over all steps and samples, for input values in [x_lo, x_hi]."""
+    bounds = {op.name: (0.0, 0.0) for op in program.ops}
+    for op in program.ops:
+        if isinstance(op, InputOp):
+            bounds[op.name] = (min(float(x_lo), 0.0), max(float(x_hi), 0.0))
+
+    def sweep():
+        changed = False
+        for op in program.ops:
+            if isinstance(op, InputOp):
+                continue
+            lo = sum(bounds[e.src][0] for e in op.inputs)
+            hi = sum(bounds[e.src][1] for e in op.inputs)
+            new = _op_interval(op, lo, hi)
+            new = (min(new[0], bounds[op.name][0]), max(new[1], bounds[op.name][1]))
+            if new != bounds[op.name]:
+                bounds[op.name] = new
+                changed = True
+        return changed
+
+    for _ in range(len(program.ops) + 2):
+        if not sweep():
+            return bounds
+    # A recurrence without a saturating neuron can grow without bound: no finite interval.
+    for op in program.ops:
+        if not isinstance(op, (InputOp, NeuronOp, ThresholdOp)):
+            bounds[op.name] = (-INF, INF)
+    sweep()
+    return bounds
+
+
+def input_bound(program: Program, bounds, op) -> tuple[float, float]:
+    """Interval of the summed input arriving at ``op``."""
+    return (sum(bounds[e.src][0] for e in op.inputs), sum(bounds[e.src][1] for e in op.inputs))

@@ -1,0 +1,265 @@
+"""One torch kernel per Program op type (neurons in `neurons.py`), registered in `KERNELS`.
+
+A kernel is built once per run from its op and the `Env`, then stepped: ``step(x, t)`` takes the
+summed input ``(B, *in_shape)`` of step ``t`` and returns the output ``(B, *out_shape)``.
+Integer mode: every value is an int64 tensor and every operation is exact (weight products go
+through `exactness.matmul_dtype`). Float mode: the float dtype of the run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nirconv.backends.torch.exactness import matmul_dtype, weight_intervals
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, OutputOp,
+                                       PoolOp, Program, ScaleOp, ThresholdOp)
+from nirconv.errors import Unsupported
+
+PAIR_CHUNK_ELEMENTS = 1 << 22  # ordered path: contributions materialised per chunk
+
+
+@dataclass
+class Env:
+    program: Program
+    device: torch.device
+    integer: bool
+    fdtype: torch.dtype  # float mode carrier
+    bounds: Optional[dict]  # integer mode: op name -> (lo, hi) of its output
+    input_bounds: Optional[dict]  # integer mode: op name -> (lo, hi) of its summed input
+
+    @property
+    def vdtype(self) -> torch.dtype:
+        return torch.int64 if self.integer else self.fdtype
+
+    def tensor(self, array, dtype=None) -> torch.Tensor:
+        return torch.as_tensor(np.array(array, copy=True), dtype=dtype or self.vdtype, device=self.device)
+
+
+class Kernel:
+    spiking = False
+
+    def __init__(self, op, env: Env):
+        self.op = op
+        self.env = env
+
+    def reset(self, batch: int) -> None:
+        pass
+
+    def step(self, x: torch.Tensor, t: int) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def _shift_int(y: torch.Tensor, shift: int) -> torch.Tensor:
+    """Multiply by 2**shift; floor for negative shifts (arithmetic right shift)."""
+    if shift > 0:
+        return y << shift
+    if shift < 0:
+        return y >> (-shift)
+    return y
+
+
+class WeightKernel(Kernel):
+    """Affine and convolution: an exact integer product in integer mode."""
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        self.shift = int(op.shift)
+        if env.integer:
+            lo, hi = env.input_bounds[op.name]
+            _, _, self.acc_bound = weight_intervals(op, lo, hi)
+            self.cdtype = matmul_dtype(self.acc_bound, env.device, op.name, env.program.source)
+            self.w = env.tensor(op.weight, self.cdtype)
+            self.w_pos = env.tensor(np.maximum(op.weight, 0), self.cdtype)
+            self.w_neg = env.tensor(np.minimum(op.weight, 0), self.cdtype)
+            self.w_int = env.tensor(op.weight, torch.int64)
+            self.bias = None if op.bias is None else env.tensor(op.bias, torch.int64)
+        else:
+            self.w = env.tensor(op.weight)
+            self.bias = None if op.bias is None else env.tensor(op.bias)
+
+    def product(self, x, w) -> torch.Tensor:
+        raise NotImplementedError
+
+    def exact(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.product(x.to(self.cdtype), w).to(torch.int64)
+
+    def step(self, x, t):
+        x = x.reshape(x.shape[0], *self.op.in_shape)
+        if not self.env.integer:
+            y = self.product(x, self.w)
+            if self.bias is not None:
+                y = y + self._bias_view(self.bias)
+            return y * (2.0 ** self.shift) if self.shift else y
+        y = self.exact(x, self.w)
+        if self.bias is not None:
+            y = y + self._bias_view(self.bias)
+        return _shift_int(y, self.shift)
+
+    def _bias_view(self, b):
+        return b.reshape(b.shape[0], *([1] * (len(self.op.out_shape) - 1)))
+
+    # --- the ordered (per-event saturating) path of BitShiftLIF -----------------------------
+    def signed_parts(self, x: torch.Tensor):
+        """(P, N): per output, the sums of positive and of negative contributions (x 2**shift)."""
+        x = x.reshape(x.shape[0], *self.op.in_shape)
+        xp, xn = x.clamp(min=0), x.clamp(max=0)
+        pos = self.exact(xp, self.w_pos) + self.exact(xn, self.w_neg)
+        neg = self.exact(xp, self.w_neg) + self.exact(xn, self.w_pos)
+        return _shift_int(pos, self.shift), _shift_int(neg, self.shift)
+
+    def contributions(self, x: torch.Tensor, b: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """(P, J) per-event contributions w_kj * x_bj * 2**shift to flat output k of sample b,
+        presynaptic index j ascending."""
+        raise NotImplementedError
+
+
+class AffineKernel(WeightKernel):
+    def product(self, x, w):
+        return x.reshape(x.shape[0], -1) @ w.T
+
+    def contributions(self, x, b, k):
+        x = x.reshape(x.shape[0], -1)
+        return _shift_int(self.w_int[k] * x[b], self.shift)
+
+
+class ConvKernel(WeightKernel):
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        self.nd = len(op.stride)
+        if self.nd not in (1, 2):
+            raise Unsupported(f"{self.nd}-D convolution", file=env.program.source, node=op.name,
+                              field="weight")
+        self.fn = F.conv1d if self.nd == 1 else F.conv2d
+
+    def product(self, x, w):
+        o = self.op
+        return self.fn(x, w, None, o.stride, o.padding, o.dilation, o.groups)
+
+    def contributions(self, x, b, k):
+        o = self.op
+        x = x.reshape(x.shape[0], *o.in_shape)
+        as2d = (lambda v: (1, *v)) if self.nd == 1 else tuple
+        xs = x.unsqueeze(2) if self.nd == 1 else x
+        cols = F.unfold(xs.to(torch.float64), kernel_size=as2d(o.weight.shape[2:]),
+                        dilation=as2d(o.dilation), padding=(0, *o.padding) if self.nd == 1
+                        else o.padding, stride=as2d(o.stride)).to(torch.int64)
+        c_out = o.out_shape[0]
+        positions = int(np.prod(o.out_shape[1:]))
+        co, pos = k // positions, k % positions
+        per_group = int(np.prod(o.weight.shape[1:]))
+        group = co // (c_out // o.groups)
+        rows = group[:, None] * per_group + torch.arange(per_group, device=k.device)[None, :]
+        patch = cols[b[:, None], rows, pos[:, None]]
+        w = self.w_int.reshape(c_out, -1)[co]
+        return _shift_int(w * patch, self.shift)
+
+
+class InputKernel(Kernel):
+    def step(self, x, t):
+        return self.data[t]
+
+    def bind(self, data: torch.Tensor) -> None:
+        self.data = data
+
+
+class ReshapeKernel(Kernel):
+    """Flatten, Output and pass-through nodes."""
+
+    def step(self, x, t):
+        return x.reshape(x.shape[0], *self.op.out_shape)
+
+
+class ScaleKernel(Kernel):
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        scale = np.broadcast_to(np.asarray(op.scale, dtype=np.float64), op.in_shape)
+        if env.integer and not np.all(scale == np.rint(scale)):
+            raise Unsupported("integer mode needs an integer Scale", file=env.program.source,
+                              node=op.name, field="scale")
+        self.scale = env.tensor(scale)
+
+    def step(self, x, t):
+        return x.reshape(x.shape[0], *self.op.in_shape) * self.scale
+
+
+class PoolKernel(Kernel):
+    """Sum pooling as a sum of shifted slices (exact in int64 on every device); average pooling
+    (float mode only) divides by the kernel size, padding counting as zeros."""
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        if env.integer and op.mode == "avg":
+            raise Unsupported("average pooling has no integer form: write it as SumPool2d and "
+                              "fold 1/k^2 into the next weights", file=env.program.source,
+                              node=op.name, field="type")
+
+    def step(self, x, t):
+        o = self.op
+        x = x.reshape(x.shape[0], *o.in_shape)
+        (ph, pw), (kh, kw), (sh, sw) = o.padding, o.kernel, o.stride
+        if ph or pw:
+            x = F.pad(x, (pw, pw, ph, ph))
+        ho, wo = o.out_shape[1:]
+        y = None
+        for i in range(kh):
+            for j in range(kw):
+                part = x[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+                y = part if y is None else y + part
+        if o.mode == "avg":
+            y = y / (kh * kw)
+        return y
+
+
+class DelayKernel(Kernel):
+    """y_t = x_{t - steps} per element, from a ring buffer of the last max(steps)+1 inputs."""
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        steps = np.broadcast_to(np.asarray(op.steps, dtype=np.int64), op.in_shape)
+        self.length = int(steps.max(initial=0)) + 1
+        self.steps = env.tensor(steps, torch.int64)
+
+    def reset(self, batch):
+        self.ring = torch.zeros((self.length, batch, *self.op.in_shape), dtype=self.env.vdtype,
+                                device=self.env.device)
+
+    def step(self, x, t):
+        x = x.reshape(x.shape[0], *self.op.in_shape)
+        self.ring[t % self.length] = x
+        src = t - self.steps
+        idx = torch.remainder(src, self.length).unsqueeze(0).unsqueeze(0)
+        idx = idx.expand(1, x.shape[0], *self.op.in_shape)
+        y = self.ring.gather(0, idx)[0]
+        return torch.where(src >= 0, y, torch.zeros_like(y))
+
+
+class ThresholdKernel(Kernel):
+    spiking = True
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        th = np.broadcast_to(np.asarray(op.threshold, dtype=np.float64), op.in_shape)
+        self.threshold = env.tensor(th, torch.float64 if env.integer else env.fdtype)
+
+    def step(self, x, t):
+        x = x.reshape(x.shape[0], *self.op.in_shape)
+        xs = x.to(torch.float64) if self.env.integer else x
+        s = xs > self.threshold if self.op.compare == ">" else xs >= self.threshold
+        return s.to(self.env.vdtype)
+
+
+KERNELS: dict[type, type] = {
+    InputOp: InputKernel,
+    OutputOp: ReshapeKernel,
+    FlattenOp: ReshapeKernel,
+    AffineOp: AffineKernel,
+    ConvOp: ConvKernel,
+    PoolOp: PoolKernel,
+    ScaleOp: ScaleKernel,
+    DelayOp: DelayKernel,
+    ThresholdOp: ThresholdKernel,
+}

@@ -1,0 +1,332 @@
+"""Neuron kernels: one per record of `nirconv.equations.neurons`, registered in `NEURONS`.
+
+Each implements its record's docstring on batched tensors ``(B, *shape)``: float mode in the run's
+float dtype, integer families in int64 (Float32LIF in float32, operation by operation, in the
+written order). ``step(x, t)`` takes the summed input; an ``ordered`` BitShiftLIF instead takes its
+inputs one edge at a time (`step_events`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nirconv.backends.torch.kernels import PAIR_CHUNK_ELEMENTS, Env, Kernel, WeightKernel
+from nirconv.backends.torch.ordered import ordered_sum
+from nirconv.equations.neurons import (BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat,
+                                       SpeckIAF)
+from nirconv.equations.program import NeuronOp
+from nirconv.errors import Unsupported
+
+
+class NeuronKernel(Kernel):
+    def __init__(self, op: NeuronOp, env: Env):
+        super().__init__(op, env)
+        self.n = op.neuron
+        self.shape = tuple(op.out_shape)
+
+    def p(self, value, dtype=None) -> torch.Tensor:
+        """A parameter broadcast to the neuron's shape, on the device."""
+        arr = np.broadcast_to(np.asarray(value), self.shape)
+        return self.env.tensor(arr, dtype)
+
+    def zeros(self, batch, dtype=None):
+        return torch.zeros((batch, *self.shape), dtype=dtype or self.env.vdtype,
+                           device=self.env.device)
+
+    def unsupported(self, msg, field):
+        return Unsupported(msg, file=self.env.program.source, node=self.op.name, field=field)
+
+
+class FloatNeuron(NeuronKernel):
+    """NeuronFloat (float mode), every switch: synapse, current_delay, reset_after_decay, reset,
+    compare, max_spikes (multi-spike counts), v_min, non-spiking readouts."""
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        n = self.n
+        self.spiking = n.spiking
+        self.alpha, self.beta, self.bias = self.p(n.alpha_mem), self.p(n.beta_mem), self.p(n.bias)
+        self.v_init, self.v_reset = self.p(n.v_init), self.p(n.v_reset)
+        self.th = self.p(n.v_threshold) if n.spiking else None
+        self.synapse = n.alpha_syn is not None
+        if self.synapse:
+            self.alpha_syn = self.p(n.alpha_syn)
+            self.beta_syn = self.p(n.beta_syn if n.beta_syn is not None else 1.0)
+        self.max_spikes = getattr(n, "max_spikes", 1)
+        v_min = getattr(n, "v_min", None)
+        self.v_min = None if v_min is None else self.p(v_min)
+
+    def reset(self, batch):
+        self.v = self.v_init.expand(batch, *self.shape).clone()
+        self.i = self.zeros(batch)
+        self.s = self.zeros(batch)  # the previous step's spike count
+
+    def count(self, v):
+        """0 below threshold, else min(max(1, floor(v / v_threshold)), max_spikes)."""
+        fires = (v >= self.th) if self.n.compare == ">=" else (v > self.th)
+        if self.max_spikes == 1:
+            return fires.to(v.dtype)
+        n = torch.clamp(torch.floor(v / self.th), min=1)
+        if self.max_spikes is not None:
+            n = torch.clamp(n, max=float(self.max_spikes))
+        return torch.where(fires, n, torch.zeros_like(v))
+
+    def step(self, x, t):
+        n = self.n
+        x = x.reshape(x.shape[0], *self.shape)
+        if self.synapse:
+            i_new = self.alpha_syn * self.i + self.beta_syn * x
+            u = self.i if n.current_delay else i_new
+            self.i = i_new
+        else:
+            u = x
+        v_prev = self.v
+        delayed = self.spiking and not n.reset_after_decay
+        if delayed and n.reset == "zero":  # snnTorch's _base_zero: v_prev -> v_reset, then decay
+            v_prev = torch.where(self.s > 0, self.v_reset, v_prev)
+        v = self.alpha * v_prev + self.beta * u + self.bias
+        if not self.spiking:
+            self.v = self.floor(v)
+            return self.v
+        if delayed:  # snnTorch: the previous step's reset, undecayed, then the test
+            if n.reset == "subtract":
+                v = v - self.th * self.s
+            s = self.count(v)
+        else:
+            s = self.count(v)
+            v = v - self.th * s if n.reset == "subtract" else torch.where(s > 0, self.v_reset, v)
+        self.v = self.floor(v)
+        self.s = s
+        return s
+
+    def floor(self, v):
+        return v if self.v_min is None else torch.maximum(v, self.v_min)
+
+
+class SpeckKernel(NeuronKernel):
+    spiking = True
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        n = self.n
+        self.th, self.bias, self.v_init = self.p(n.threshold), self.p(n.bias), self.p(n.v_init)
+        if bool((self.th <= 0).any()):
+            raise self.unsupported("Speck thresholds must be positive", "threshold")
+
+    def reset(self, batch):
+        self.v = self.v_init.expand(batch, *self.shape).clone()
+
+    def step(self, x, t):
+        n = self.n
+        x = x.reshape(x.shape[0], *self.shape)
+        v = torch.clamp(self.v + x + self.bias, n.v_min, n.v_max)
+        fires = v >= self.th
+        if n.reset == "subtract":
+            count = torch.where(fires, torch.div(v, self.th, rounding_mode="floor"),
+                                torch.zeros_like(v))
+            if n.max_spikes is not None:
+                count = count.clamp(max=int(n.max_spikes))
+            v = v - count * self.th
+        else:
+            count = fires.to(torch.int64)
+            v = torch.where(fires, torch.zeros_like(v), v)
+        self.v = v
+        return count
+
+
+class BitShiftKernel(NeuronKernel):
+    """BitShiftLIF (Xylo, generic): saturating state of ``state_bits`` bits, bit-shift decay."""
+
+    MAX_INPUT_EVENTS = 15  # ordered (Xylo): events per input channel per step (xylosim)
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        n = self.n
+        self.lo, self.hi = -(1 << (n.state_bits - 1)), (1 << (n.state_bits - 1)) - 1
+        self.spiking = n.threshold is not None
+        self.th = self.p(n.threshold) if self.spiking else None
+        self.bias, self.v_init = self.p(n.bias), self.p(n.v_init)
+        self.dash_mem = None if n.dash_mem is None else self.p(n.dash_mem)
+        self.dash_syn = None if n.dash_syn is None else self.p(n.dash_syn)
+        self.ordered = n.accumulate == "ordered"
+
+    def sat(self, x):
+        return torch.clamp(x, self.lo, self.hi)
+
+    @staticmethod
+    def decay(x, dash):
+        d = torch.bitwise_right_shift(x, dash)
+        return torch.where((d == 0) & (x != 0), torch.sign(x), d)
+
+    def reset(self, batch):
+        self.v = self.v_init.expand(batch, *self.shape).clone()
+        self.isyn = self.zeros(batch)
+
+    def step(self, x, t):
+        start = self.isyn if self.dash_syn is not None else torch.zeros_like(self.isyn)
+        return self.finish(self.sat(start + x.reshape(x.shape[0], *self.shape)))
+
+    def step_events(self, events, t):
+        """``events``: per input edge in order, ("weight", kernel, its input) or ("direct", x)."""
+        isyn = self.isyn if self.dash_syn is not None else torch.zeros_like(self.isyn)
+        for kind, *payload in events:
+            if kind == "weight":
+                isyn = self.accumulate_weight_op(isyn, *payload)
+            else:
+                isyn = self.sat(isyn + payload[0].reshape(isyn.shape))
+        return self.finish(isyn)
+
+    def accumulate_weight_op(self, isyn, kernel: WeightKernel, x):
+        if kernel.shift < 0:
+            raise self.unsupported("ordered accumulation needs shift >= 0 (w_eff = w << shift)",
+                                   "shift")
+        pos, neg = (part.reshape(isyn.shape) for part in kernel.signed_parts(x))
+        safe = (isyn + pos <= self.hi) & (isyn + neg >= self.lo)
+        out = isyn + pos + neg
+        if not bool(safe.all()):
+            out = self.ordered_exact(out, isyn, ~safe, kernel, x)
+        if kernel.bias is not None:  # the weight op's bias: one more event after its inputs
+            bias = (kernel.bias << kernel.shift).reshape(kernel.bias.shape[0],
+                                                         *([1] * (len(kernel.op.out_shape) - 1)))
+            out = self.sat(out + bias.expand(*kernel.op.out_shape).reshape(isyn.shape[1:]))
+        return out
+
+    def ordered_exact(self, out, isyn, unsafe, kernel, x):
+        flat_unsafe = unsafe.reshape(unsafe.shape[0], -1)
+        b, k = flat_unsafe.nonzero(as_tuple=True)
+        flat_out = out.reshape(out.shape[0], -1).clone()
+        flat_in = isyn.reshape(isyn.shape[0], -1)
+        fan_in = int(np.prod(kernel.op.weight.shape[1:])) or 1
+        chunk = max(1, PAIR_CHUNK_ELEMENTS // fan_in)
+        for start in range(0, b.numel(), chunk):
+            bb, kk = b[start:start + chunk], k[start:start + chunk]
+            events = kernel.contributions(x, bb, kk)
+            flat_out[bb, kk] = ordered_sum(flat_in[bb, kk], events, self.lo, self.hi)
+        return flat_out.reshape(out.shape)
+
+    def finish(self, isyn):
+        n = self.n
+        if self.dash_syn is not None:
+            isyn = isyn - self.decay(isyn, self.dash_syn)
+        self.isyn = isyn
+        leak = -self.decay(self.v, self.dash_mem) if self.dash_mem is not None else 0
+        dv = self.sat(leak + isyn)
+        dv = self.sat(dv + self.bias)
+        v = self.sat(self.v + dv)
+        if not self.spiking:
+            self.v = v
+            return v
+        fires = v >= self.th
+        if n.reset == "zero":
+            count = fires.to(torch.int64) if n.max_spikes >= 1 else torch.zeros_like(v)
+            v = torch.where(count > 0, torch.zeros_like(v), v)
+        else:
+            count = self.spike_count(v, fires, int(n.max_spikes))
+            v = v - count * self.th
+        self.v = v
+        return count
+
+    def spike_count(self, v, fires, max_spikes):
+        """The number of passes of ``while v >= th and n < max_spikes: n += 1; v -= th``."""
+        if max_spikes <= 0:
+            return torch.zeros_like(v)
+        positive = self.th > 0
+        safe_th = torch.where(positive, self.th, torch.ones_like(self.th))
+        count = torch.where(positive, torch.div(v, safe_th, rounding_mode="floor"),
+                            torch.full_like(v, max_spikes))
+        return torch.where(fires, count.clamp(0, max_spikes), torch.zeros_like(v))
+
+
+class LoihiKernel(NeuronKernel):
+    """LoihiCubaLIF as lava's PyLifModelBitAcc."""
+
+    MAX_V = (1 << 23) - 1
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        n = self.n
+        self.spiking = n.vth is not None
+        self.decay_u = self.p(4096 - (np.asarray(n.du, dtype=np.int64) + 1))
+        self.decay_v = self.p(4096 - np.asarray(n.dv, dtype=np.int64))
+        mant = np.broadcast_to(np.asarray(n.bias_mant, dtype=np.int64), self.shape)
+        exp = np.broadcast_to(np.asarray(n.bias_exp, dtype=np.int64), self.shape)
+        bias = np.where(exp >= 0, np.left_shift(mant, np.maximum(exp, 0)),
+                        np.right_shift(mant, np.maximum(-exp, 0)))
+        self.bias = self.p(bias)
+        self.vth = self.p(np.asarray(n.vth, dtype=np.int64) << 6) if self.spiking else None
+
+    def reset(self, batch):
+        self.u = self.zeros(batch)
+        self.v = self.zeros(batch)
+
+    @staticmethod
+    def trunc12(x):
+        return torch.sign(x) * (torch.abs(x) >> 12)
+
+    @staticmethod
+    def wrap24(x):
+        x = torch.where(x > (1 << 23), x - (1 << 24), x)
+        return torch.where(x <= -(1 << 23), x + (1 << 24), x)
+
+    def step(self, x, t):
+        a_in = x.reshape(x.shape[0], *self.shape)
+        u = self.wrap24(self.trunc12(self.u * self.decay_u) + a_in * 64)
+        v = self.trunc12(self.v * self.decay_v)
+        v = torch.clamp(v + u + self.bias, -self.MAX_V, self.MAX_V)
+        self.u = u
+        if not self.spiking:
+            self.v = v
+            return v
+        fires = v > self.vth
+        self.v = torch.where(fires, torch.zeros_like(v), v)
+        return fires.to(torch.int64)
+
+
+class Float32Kernel(NeuronKernel):
+    """Float32LIF (SpiNNaker2): float32 state, one rounding per written operation."""
+
+    spiking = True
+
+    def __init__(self, op, env):
+        super().__init__(op, env)
+        n = self.n
+        f32 = torch.float32
+        self.alpha, self.th = self.p(n.alpha, f32), self.p(n.threshold, f32)
+        self.i_offset, self.v_reset = self.p(n.i_offset, f32), self.p(n.v_reset, f32)
+        self.scale = torch.tensor(np.float32(n.weight_scale), dtype=f32, device=env.device)
+
+    def reset(self, batch):
+        self.v = self.zeros(batch, torch.float32)
+
+    def step(self, x, t):
+        a = self.scale * x.reshape(x.shape[0], *self.shape).to(torch.float32)
+        v = self.alpha * self.v
+        v = v + a
+        v = v + self.i_offset
+        fires = v >= self.th
+        if self.n.reset == "subtract":
+            v = torch.where(fires, v - self.th, v)
+        else:
+            v = torch.where(fires, self.v_reset, v)
+        self.v = v
+        return fires.to(torch.int64)
+
+
+NEURONS: dict[type, type] = {
+    NeuronFloat: FloatNeuron,
+    SpeckIAF: SpeckKernel,
+    BitShiftLIF: BitShiftKernel,
+    LoihiCubaLIF: LoihiKernel,
+    Float32LIF: Float32Kernel,
+}
+
+
+def neuron_kernel(op: NeuronOp, env: Env) -> NeuronKernel:
+    cls = NEURONS.get(type(op.neuron))
+    if cls is None:
+        raise Unsupported(f"neuron record {type(op.neuron).__name__} is not supported",
+                          file=env.program.source, node=op.name, field="neuron")
+    if env.integer == isinstance(op.neuron, NeuronFloat):
+        raise Unsupported(f"{type(op.neuron).__name__} in a {env.program.mode} program",
+                          file=env.program.source, node=op.name, field="neuron")
+    return cls(op, env)

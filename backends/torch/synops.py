@@ -1,0 +1,92 @@
+"""SynOps: Σ over delivered spikes of the synapses each one touches (count × fan-out); for an
+analog input, the non-zero values × fan-out.
+
+Counted where the synapses are, at every weight op (Affine, Conv): per step,
+``Σ_i a_i · fanout_i`` with ``fanout_i`` the number of synapses leaving input element ``i`` (the wiring: a zero weight
+in a dense matrix or kernel is still a synapse)
+and ``a_i = |x_i|`` when the weight op's input carries spike counts (every source upstream through
+reshapes, pools and delays is a spiking op, or the Input of an integer graph whose
+``input_encoding`` is "rate" or "spikes"), else ``a_i = [x_i != 0]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nirconv.equations.neurons import NeuronFloat
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, NeuronOp,
+                                       OutputOp, PoolOp, Program, ThresholdOp)
+
+PASS_THROUGH = (FlattenOp, PoolOp, DelayOp, OutputOp)
+
+
+def _spiking_op(op, program: Program) -> bool:
+    if isinstance(op, ThresholdOp):
+        return True
+    if isinstance(op, NeuronOp):
+        n = op.neuron
+        if isinstance(n, NeuronFloat):
+            return n.spiking
+        for name in ("threshold", "vth"):
+            if hasattr(n, name):
+                return getattr(n, name) is not None
+        return True
+    if isinstance(op, InputOp):
+        return program.mode == "int" and str(
+            program.metadata.get("input_encoding", "current")) in ("rate", "spikes")
+    return False
+
+
+def carries_spikes(program: Program, name: str, seen=None) -> bool:
+    """Whether every value arriving at op ``name`` is a spike count."""
+    seen = set() if seen is None else seen
+    op = program.op(name)
+    results = []
+    for e in op.inputs:
+        if e.src in seen:
+            continue
+        seen.add(e.src)
+        src = program.op(e.src)
+        if isinstance(src, PoolOp) and src.mode == "avg":
+            results.append(False)  # averaged spikes are no longer counts
+        elif isinstance(src, PASS_THROUGH):
+            results.append(carries_spikes(program, e.src, seen))
+        else:
+            results.append(_spiking_op(src, program))
+    return all(results) and bool(results)
+
+
+def fan_out(op) -> np.ndarray:
+    """Number of synapses leaving each input element, shaped like ``op.in_shape``."""
+    nonzero = np.ones(np.shape(op.weight), dtype=np.float64)
+    if isinstance(op, AffineOp):
+        return nonzero.sum(axis=0).reshape(op.in_shape)
+    x = torch.zeros((1, *op.in_shape), dtype=torch.float64, requires_grad=True)
+    fn = F.conv1d if len(op.stride) == 1 else F.conv2d
+    fn(x, torch.as_tensor(nonzero), None, op.stride, op.padding, op.dilation, op.groups).sum().backward()
+    return np.rint(x.grad[0].numpy())
+
+
+class SynopCounter:
+    def __init__(self, program: Program, env):
+        self.env = env
+        self.fan = {}
+        self.counts = {}
+        for op in program.ops:
+            if isinstance(op, (AffineOp, ConvOp)):
+                self.fan[op.name] = torch.as_tensor(fan_out(op), dtype=torch.float64,
+                                                    device=env.device)
+                self.counts[op.name] = carries_spikes(program, op.name)
+        self.acc = torch.zeros((), dtype=torch.float64, device=env.device)
+
+    def add(self, name: str, x: torch.Tensor) -> None:
+        fan = self.fan.get(name)
+        if fan is None:
+            return
+        x = x.reshape(x.shape[0], *fan.shape)
+        a = x.abs() if self.counts[name] else (x != 0)
+        self.acc += (a.to(torch.float64) * fan).sum()
+
+    def total(self) -> int:
+        return int(round(float(self.acc)))

@@ -1,0 +1,155 @@
+"""Event-driven simulator vs norse's `from_nir` module on the same NIR graph and input.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/simulate.py [--quick] [--threads N]
+
+Networks: a 3-layer fully connected LIF network with 1024 neurons per layer (1024 inputs), and a
+conv net (2x32x32 -> Conv 16 -> LIF -> SumPool 2 -> Conv 32 -> LIF -> SumPool 2 -> Affine 10 ->
+LIF). Inputs: Bernoulli spikes at 1%, 5% and 20% density, T = 100, batch 1 and 32.
+
+Both simulators run the same graph with the same semantics (forward-Euler LIF without synaptic
+current, dt = 1 ms, reset to 0, spike on v > threshold: our nirconv dialect with reset "zero" and
+norse's LIFBox), so their output spikes are compared: the table's "agree" column is the fraction of
+output (sample, step, neuron) entries that are equal (norse runs in float32, we in float64, so a
+membrane that lands within float32 rounding of the threshold may differ). norse is driven by a loop
+over steps carrying its state, as its stateful modules need. By default both run on one thread
+(`torch.set_num_threads(1)`; numpy's BLAS is limited by OMP_NUM_THREADS=1 set below); `--threads N`
+gives torch N threads. Wall time per configuration is the best of `--repeat` runs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import nir  # noqa: E402
+import numpy as np  # noqa: E402
+
+DT = 1e-3
+TAU = 1e-2
+
+
+def lif(n_or_shape):
+    shape = (n_or_shape,) if isinstance(n_or_shape, int) else tuple(n_or_shape)
+    return nir.LIF(tau=np.full(shape, TAU), r=np.ones(shape), v_leak=np.zeros(shape),
+                   v_threshold=np.ones(shape), v_reset=np.zeros(shape),
+                   metadata={"reset": "zero", "compare": ">"})
+
+
+def fc_graph(rng, width=1024, layers=3, gain=(60.0, 25.0, 25.0)):
+    nodes = {"input": nir.Input(input_type=np.array([width]))}
+    edges, prev = [], "input"
+    for i in range(layers):
+        w = rng.normal(0.3, 1.0, (width, width)) * gain[i] / np.sqrt(width)
+        nodes[f"fc{i}"] = nir.Affine(weight=w.astype(np.float32),
+                                     bias=np.zeros(width, np.float32))
+        nodes[f"lif{i}"] = lif(width)
+        edges += [(prev, f"fc{i}"), (f"fc{i}", f"lif{i}")]
+        prev = f"lif{i}"
+    nodes["output"] = nir.Output(output_type=np.array([width]))
+    edges.append((prev, "output"))
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": DT}), (width,)
+
+
+def conv_graph(rng):
+    def conv(c_in, c_out, gain):
+        w = rng.normal(0.3, 1.0, (c_out, c_in, 3, 3)) * gain / np.sqrt(9 * c_in)
+        return nir.Conv2d(input_type=None, weight=w.astype(np.float32), stride=1, padding=1,
+                          dilation=1, groups=1, bias=np.zeros(c_out, np.float32))
+    nodes = {"input": nir.Input(input_type=np.array([2, 32, 32])),
+             "conv0": conv(2, 16, 40.0), "lif0": lif((16, 32, 32)),
+             "pool0": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                    padding=np.array([0, 0])),
+             "conv1": conv(16, 32, 12.0), "lif1": lif((32, 16, 16)),
+             "pool1": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                    padding=np.array([0, 0])),
+             "flat": nir.Flatten(input_type={"input": np.array([32, 8, 8])}, start_dim=1,
+                                 end_dim=-1),
+             "fc": nir.Affine(weight=(rng.normal(0.2, 1.0, (10, 2048)) * 8 /
+                                      np.sqrt(2048)).astype(np.float32),
+                              bias=np.zeros(10, np.float32)),
+             "lif2": lif(10), "output": nir.Output(output_type=np.array([10]))}
+    order = ["input", "conv0", "lif0", "pool0", "conv1", "lif1", "pool1", "flat", "fc", "lif2",
+             "output"]
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(order, order[1:])),
+                        metadata={"dt": DT}), (2, 32, 32)
+
+
+def run_event(graph, x):
+    from nirconv.backends.event import run
+    from nirconv.lowering import lower
+
+    program = lower(graph, mode="float", dialect="nirconv")
+    start = time.perf_counter()
+    result = run(program, x)
+    return time.perf_counter() - start, result.output.reshape(x.shape[0], x.shape[1], -1), result
+
+
+def run_norse(graph, x):
+    import torch
+    import norse.torch as nt
+
+    module = nt.from_nir(graph, dt=DT)
+    xs = torch.from_numpy(x.astype(np.float32))
+    outs, state = [], None
+    start = time.perf_counter()
+    with torch.no_grad():
+        for t in range(xs.shape[0]):
+            out, state = module(xs[t], state)
+            outs.append(out)
+    seconds = time.perf_counter() - start
+    return seconds, torch.stack(outs).reshape(x.shape[0], x.shape[1], -1).numpy()
+
+
+def best_of(fn, repeat):
+    results = [fn() for _ in range(repeat)]
+    return min(r[0] for r in results), results[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="T = 20, batch 1 and 4 only")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for norse")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--nets", default="fc,conv")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    steps = 20 if args.quick else 100
+    batches = (1, 4) if args.quick else (1, 32)
+    rng = np.random.default_rng(0)
+    nets = {"fc1024x3": fc_graph, "conv": conv_graph}
+    wanted = args.nets.split(",")
+    print(f"T = {steps}, norse: torch {torch.__version__} with {args.threads} thread(s); "
+          f"event: numpy, one thread")
+    header = (f"{'network':<9} {'density':>7} {'batch':>5} {'event s':>8} {'norse s':>8} "
+              f"{'speedup':>7} {'agree':>7} {'hidden spikes/neuron/step':>26} {'SynOps':>11}")
+    print(header)
+    print("-" * len(header))
+    for name, build in nets.items():
+        if not any(name.startswith(w) for w in wanted):
+            continue
+        graph, shape = build(np.random.default_rng(1))
+        n_neurons = None
+        for density in (0.01, 0.05, 0.20):
+            for batch in batches:
+                x = (rng.random((steps, batch, *shape)) < density).astype(np.float64)
+                t_ev, (_, y_ev, res) = best_of(lambda: run_event(graph, x), args.repeat)
+                t_no, (_, y_no) = best_of(lambda: run_norse(graph, x), args.repeat)
+                agree = float(np.mean(y_ev == y_no))
+                if n_neurons is None:
+                    from nirconv.lowering import lower
+                    n_neurons = sum(int(np.prod(o.out_shape)) for o in
+                                    lower(graph, mode="float").neuron_ops)
+                rate = sum(res.spikes_per_node.values()) / (n_neurons * steps * batch)
+                print(f"{name:<9} {density:>7.0%} {batch:>5} {t_ev:>8.3f} {t_no:>8.3f} "
+                      f"{t_no / t_ev:>6.2f}x {agree:>7.4f} {rate:>26.4f} {res.synops:>11}",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()

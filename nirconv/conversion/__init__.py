@@ -1,0 +1,168 @@
+"""ANN -> float SNN conversion and the SNN's NIR export.
+
+    snn   = convert(model, calibration)        # capture -> passes -> normalize -> build
+    graph = to_nir(snn)
+
+Pipeline: `capture.capture` (torch.export + core ATen, one rule per op) -> `passes.run_passes`
+(AvgPool1d pattern, BatchNorm folding) -> `normalize.normalize` (λ, v_init, bias corrections on the
+calibration set) -> `build.build_snn` (unit thresholds, Ŵ = W·λ_pre/λ) -> `SpikingNetwork`.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ..errors import BadInput, Unsupported
+from .build import build_snn
+from .capture import capture, export_model
+from .graph import Graph
+from .normalize import DEFAULT_METHOD, DEFAULT_TIMESTEPS, METHODS, Options, normalize
+from .passes import run_passes
+from .snn import SpikingNetwork
+
+DT_S = 1e-3  # nominal step recorded in the metadata; IF and I are dt-free
+READOUTS = ("membrane", "spikes")
+DEFAULT_READOUT = "membrane"
+
+__all__ = ["convert", "to_nir", "SpikingNetwork", "METHODS", "DEFAULT_METHOD", "READOUTS"]
+
+
+def calibration_tensor(calibration, source: str = "calibration") -> torch.Tensor:
+    """A float32 tensor of inputs from a tensor, an array or an iterable (DataLoader) of batches."""
+    if isinstance(calibration, np.ndarray) or isinstance(calibration, torch.Tensor):
+        x = torch.as_tensor(np.asarray(calibration) if isinstance(calibration, np.ndarray)
+                            else calibration)
+    else:
+        try:
+            batches = [_first(b) for b in calibration]
+        except TypeError:
+            raise BadInput("calibration must be a tensor, an array or a DataLoader of inputs",
+                           field="calibration") from None
+        if not batches:
+            raise BadInput("calibration data is empty", field="calibration")
+        x = torch.cat([torch.as_tensor(b) for b in batches])
+    if x.dim() < 2 or x.shape[0] == 0:
+        raise BadInput(f"calibration needs a batch of inputs (B, ...), has shape "
+                       f"{tuple(x.shape)}", file=source, field="calibration")
+    if not x.is_floating_point() and x.dtype not in (torch.int64, torch.int32, torch.uint8):
+        raise BadInput(f"calibration data has dtype {x.dtype}", file=source, field="calibration")
+    x = x.to(torch.float32)
+    if not bool(torch.isfinite(x).all()):
+        raise BadInput("calibration data contains NaN or infinite values", file=source,
+                       field="calibration")
+    return x
+
+
+def _first(batch):
+    if isinstance(batch, (list, tuple)):
+        return batch[0]
+    if isinstance(batch, dict):
+        for key in ("input", "inputs", "image", "images", "x"):
+            if key in batch:
+                return batch[key]
+    return batch
+
+
+def options(normalize=None, percentile=99.9, scale=None, channel_wise=None, readout=None,
+            timesteps=None, v_init=0.5) -> Options:
+    method = normalize or ("scale" if scale is not None else DEFAULT_METHOD)
+    if method not in METHODS:
+        raise BadInput(f"unknown normalization {method!r}; choose one of {', '.join(METHODS)}",
+                       field="normalize")
+    if method == "scale" and (scale is None or not float(scale) > 0):
+        raise BadInput("normalization 'scale' needs a positive scale factor", field="scale")
+    if not 0 < float(percentile) <= 100:
+        raise BadInput(f"percentile must be in (0, 100], is {percentile}", field="percentile")
+    readout = readout or DEFAULT_READOUT
+    if readout not in READOUTS:
+        raise BadInput(f"readout must be 'membrane' or 'spikes', is {readout!r}", field="readout")
+    steps = DEFAULT_TIMESTEPS if timesteps is None else (
+        tuple(timesteps) if isinstance(timesteps, (list, tuple)) else (int(timesteps),))
+    if any(int(t) < 1 for t in steps):
+        raise BadInput(f"timesteps must be positive, is {timesteps}", field="timesteps")
+    return Options(method=method, percentile=float(percentile),
+                   scale=None if scale is None else float(scale),
+                   channel_wise=True if channel_wise is None else bool(channel_wise),
+                   timesteps=tuple(int(t) for t in steps), v_init=float(v_init), readout=readout)
+
+
+def capture_model(model, example: torch.Tensor, source: str) -> Graph:
+    """Conversion graph of an ``nn.Module`` or an ``ExportedProgram``."""
+    if isinstance(model, torch.export.ExportedProgram):
+        program = model
+    elif isinstance(model, torch.nn.Module):
+        program = export_model(copy.deepcopy(model).eval(), example, source)
+    else:
+        raise BadInput(f"expected a torch.nn.Module or a torch.export program, got "
+                       f"{type(model).__name__}", file=source, field="model")
+    return run_passes(capture(program, source))
+
+
+def convert(model, calibration, normalize=None, percentile=99.9, scale=None, channel_wise=None,
+            readout=None, timesteps=None, v_init=0.5, source=None) -> SpikingNetwork:
+    """A trained ANN (eval mode) as a float SNN (see the package docstring and
+    docs/equations/conversion.md)."""
+    opts = options(normalize, percentile, scale, channel_wise, readout, timesteps, v_init)
+    x = calibration_tensor(calibration)
+    if source is None:
+        source = type(model).__name__ if isinstance(model, torch.nn.Module) else "ExportedProgram"
+    graph = capture_model(model, x[: min(2, x.shape[0])], str(source))
+    if tuple(x.shape[1:]) != graph.input.shape:
+        raise BadInput(f"calibration inputs have shape {tuple(x.shape[1:])}, the model takes "
+                       f"{graph.input.shape}", field="calibration")
+    norm = normalize_graph(graph, x, opts)
+    snn_graph = name_layers(build_snn(graph, norm, opts.readout))
+    return SpikingNetwork(snn_graph, _metadata(opts, str(source)))
+
+
+def normalize_graph(graph, x, opts):
+    with torch.no_grad():
+        return normalize(graph, x, opts)
+
+
+def _metadata(opts: Options, source: str) -> dict:
+    from .. import __version__
+    return {
+        "nirconv_version": __version__,
+        "source_model": source,
+        "normalization": opts.method,
+        "granularity": "channel" if opts.channel_wise else "layer",
+        "percentile": opts.percentile,
+        "dt": DT_S,
+        "timesteps": max(opts.timesteps),
+        "calibration_timesteps": list(opts.timesteps),
+        "readout": opts.readout,
+        "input_encoding": "current",
+        **({"scale_factor": opts.scale} if opts.scale is not None else {}),
+    }
+
+
+def name_layers(graph: Graph) -> Graph:
+    """Node names from the torch module paths (dots -> '_'; NIR uses dots for subgraphs)."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for layer in graph.layers:
+        base = layer.name if layer.kind in ("input", "output") else (
+            re.sub(r"[^A-Za-z0-9_]", "_", layer.path) if layer.path and layer.kind not in
+            ("scale", "sum", "integrator") else layer.name)
+        base = base.strip("_") or layer.kind
+        name, i = base, 1
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        taken.add(name)
+        names[layer.name] = name
+    return graph.replace([replace(l, name=names[l.name], inputs=tuple(names[i] for i in l.inputs))
+                          for l in graph.layers])
+
+
+def to_nir(snn: SpikingNetwork, **metadata) -> "nir.NIRGraph":  # noqa: F821
+    """The SNN as a ``nir.NIRGraph`` with the metadata of the contract."""
+    from .nir_export import graph_to_nir
+    if not isinstance(snn, SpikingNetwork):
+        raise BadInput(f"to_nir needs a network made by nirconv.convert, got {type(snn).__name__}",
+                       field="snn")
+    return graph_to_nir(snn.graph, {**snn.metadata, **metadata})

@@ -1,0 +1,101 @@
+"""`SpikingNetwork`: the converted float SNN, an ``nn.Module`` that follows the nirconv dialect.
+
+``snn(x, timesteps=T)`` with a static ``x`` (B, *shape) presents it as a constant current on every
+step; ``x`` may also be ``(T, B, *shape)``. Returns the per-step output ``(T, B, classes)``: the
+readout IF layer's spikes (readout "spikes") or the readout integrator's per-step input (readout
+"membrane": its membrane after T steps is ``out.sum(0)``), so ``out.sum(0).argmax(-1)`` predicts.
+
+The graph has no delays and no cycles, so it is evaluated layer by layer over all steps at once;
+this is the same computation as stepping every layer once per step (NeuronFloat with alpha = r = 1,
+compare ">=", reset "subtract", v_0 = v_init).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import BadInput
+from .functional import if_neuron, over_time
+from .graph import Graph
+
+
+class SpikingNetwork(torch.nn.Module):
+    def __init__(self, graph: Graph, metadata: dict):
+        super().__init__()
+        self.graph = graph
+        self.metadata = dict(metadata)
+        self._keys: dict[str, dict[str, str]] = {}
+        for i, layer in enumerate(graph.layers):
+            keys = {}
+            for k, v in layer.params.items():
+                if isinstance(v, np.ndarray):
+                    buf = f"p{i}_{k}"
+                    self.register_buffer(buf, torch.as_tensor(v, dtype=torch.float32))
+                    keys[k] = buf
+            self._keys[layer.name] = keys
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.graph.input.shape
+
+    @property
+    def readout(self) -> str:
+        return str(self.metadata.get("readout", "membrane"))
+
+    def _params(self, name: str) -> dict:
+        return {k: getattr(self, b) for k, b in self._keys[name].items()}
+
+    def _dtype(self) -> torch.dtype:
+        for b in self.buffers():
+            return b.dtype
+        return torch.float32
+
+    def prepare(self, x, timesteps=None) -> torch.Tensor:
+        """The input as ``(T, B, *input_shape)`` in this module's dtype."""
+        x = torch.as_tensor(x)
+        shape = tuple(self.input_shape)
+        if tuple(x.shape[1:]) == shape:
+            if timesteps is None:
+                raise BadInput(f"a static input {tuple(x.shape)} needs timesteps",
+                               field="timesteps")
+            x = x.unsqueeze(0).expand((int(timesteps),) + tuple(x.shape))
+        elif x.dim() == len(shape) + 2 and tuple(x.shape[2:]) == shape:
+            if timesteps is not None and int(timesteps) != x.shape[0]:
+                raise BadInput(f"input has {x.shape[0]} steps, timesteps says {timesteps}",
+                               field="timesteps")
+        else:
+            raise BadInput(f"input of shape {tuple(x.shape)} does not match the network's input "
+                           f"{shape}", field="input")
+        return x.to(self._dtype())
+
+    def run(self, x, timesteps=None, record: bool = False) -> dict[str, torch.Tensor]:
+        """Every layer's per-step output ``(T, B, *shape)`` (``record=False``: the output only)."""
+        seq = {}
+        remaining = {k: len(v) for k, v in self.graph.consumers().items()}
+        for layer in self.graph.layers:
+            if layer.kind == "input":
+                seq[layer.name] = self.prepare(x, timesteps)
+                continue
+            ins = [seq[i] for i in layer.inputs]
+            p = self._params(layer.name)
+            if layer.kind == "if":
+                seq[layer.name] = if_neuron(ins[0], p["threshold"], p["v_init"])
+            else:
+                seq[layer.name] = over_time(layer, ins, p)
+            if not record:
+                for i in layer.inputs:
+                    remaining[i] -= 1
+                    if remaining[i] == 0:
+                        del seq[i]
+        return seq
+
+    def forward(self, x, timesteps=None) -> torch.Tensor:
+        with torch.no_grad():
+            return self.run(x, timesteps)[self.graph.output.name]
+
+    def predict(self, x, timesteps=None) -> torch.Tensor:
+        return self.forward(x, timesteps).sum(0).argmax(-1)
+
+    def extra_repr(self) -> str:
+        kinds = [l.kind for l in self.graph.layers]
+        return f"layers={len(kinds)}, if_layers={kinds.count('if')}, readout={self.readout}"

@@ -1,0 +1,182 @@
+"""`nirconv demo`: the whole pipeline on the embedded default (a small CNN on scikit-learn digits).
+
+train (seconds) -> convert -> NIR (snn.nir) -> float SNN accuracy at T = 4..32 -> check against every
+built-in target -> export for one -> audit -> DIR/report.json and DIR/report.html.
+Each stage is a function returning a plain dict (what report.json holds), so tests can call them.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+TIMESTEPS = (4, 8, 16, 32)
+BUILTIN_TARGETS = ("speck", "xylo", "loihi2", "spinnaker2", "generic")
+
+
+@dataclass
+class DemoRun:
+    out: Path
+    target: str
+    report: dict
+    html_path: Path
+    json_path: Path
+
+
+def conversion_stage(model, data, snn, graph_path, backend="torch") -> dict:
+    """ANN and float-SNN accuracy at each T (one run of max(T) steps, prefix sums), spikes/sample."""
+    import nirconv
+    from .simulation import prepare_input, run_program, to_program
+
+    x, y = data.x_test, data.y_test.numpy()
+    with torch.no_grad():
+        ann_acc = float((model(x).argmax(-1).numpy() == y).mean())
+    program = to_program(nirconv.load(graph_path), mode="float")
+    T = max(TIMESTEPS)
+    result = run_program(program, prepare_input(program, x.numpy(), T), backend=backend)
+    out = np.asarray(result.output)
+    cum = np.cumsum(out, axis=0)
+    rows = []
+    spikes_total = sum(result.spikes_per_node.values())
+    for t in TIMESTEPS:
+        acc = float((cum[t - 1].argmax(-1) == y).mean())
+        rows.append({"timesteps": t, "snn_accuracy": acc})
+    # spikes per sample at each T needs per-step counts: record every spiking op once
+    per_step = _spikes_per_step(program, x.numpy(), T, backend)
+    for row in rows:
+        row["spikes_per_sample"] = float(per_step[: row["timesteps"]].sum() / len(y))
+    with torch.no_grad():
+        module_out = snn(x[:64], timesteps=8).sum(0).argmax(-1).numpy()
+    return {"ann_accuracy": ann_acc, "rows": rows, "samples": int(len(y)),
+            "synops_per_sample_T32": float(result.synops / len(y)),
+            "spikes_per_sample_T32": float(spikes_total / len(y)),
+            "module_matches_graph_T8": bool((module_out == cum[7][:64].argmax(-1)).all()),
+            "normalization": str(snn.metadata.get("normalization", ""))}
+
+
+def _spikes_per_step(program, x, T, backend) -> np.ndarray:
+    from .equations.program import NeuronOp
+    from .simulation import prepare_input, run_program
+
+    names = [op.name for op in program.ops
+             if isinstance(op, NeuronOp) and getattr(op.neuron, "spiking", True)]
+    result = run_program(program, prepare_input(program, x, T), backend=backend, record=names)
+    per_step = np.zeros(T)
+    for name in names:
+        rec = np.asarray(result.recorded[name])
+        per_step += rec.reshape(T, -1).sum(1)
+    return per_step
+
+
+def targets_stage(graph) -> list[dict]:
+    import nirconv
+    rows = []
+    for name in BUILTIN_TARGETS:
+        rep = nirconv.check(graph, target=name)
+        rows.append(rep.to_json())
+    return rows
+
+
+def accuracy_plot(conversion: dict, audit_json: dict | None) -> str:
+    """PNG (base64) of accuracy against T: ANN, float SNN (and deployed at the audit's T)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ts = [r["timesteps"] for r in conversion["rows"]]
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=110)
+    ax.plot(ts, [100 * r["snn_accuracy"] for r in conversion["rows"]], "o-", label="float SNN")
+    ax.axhline(100 * conversion["ann_accuracy"], color="k", ls="--", lw=1, label="ANN")
+    if audit_json:
+        ax.plot([audit_json["timesteps"]], [100 * audit_json["deployed_accuracy"]], "s",
+                color="C3", label=f"deployed ({audit_json.get('target', '')})")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ts, [str(t) for t in ts])
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _table(headers, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def html_report(report: dict, plot_png: str, audit_fragment: str) -> str:
+    conv = report["conversion"]
+    conv_rows = [("ANN", "", f"{100 * conv['ann_accuracy']:.2f}", "")] + [
+        ("float SNN", r["timesteps"], f"{100 * r['snn_accuracy']:.2f}",
+         f"{r['spikes_per_sample']:.0f}") for r in conv["rows"]]
+    fit_rows = [(t["target"], "yes" if t["fits"] else "no",
+                 "; ".join(f"{v['node']}: {v['rule']} ({v['value']} > {v['limit']})"
+                           for v in t["violations"][:4]) + (" …" if len(t["violations"]) > 4 else ""),
+                 f"{t['resources'].get('cores_used')}/{t['resources'].get('cores_available')}")
+                for t in report["targets"]]
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>nirconv demo report</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #bbb;padding:.25em .6em;text-align:left}}</style></head><body>
+<h1>nirconv demo</h1><p>{html.escape(report['model'])}, {conv['samples']} test samples,
+normalization <code>{html.escape(conv['normalization'])}</code>.</p>
+<h2>Conversion</h2>{_table(('network', 'T', 'accuracy %', 'spikes / sample'), conv_rows)}
+<img alt="accuracy vs T" src="data:image/png;base64,{plot_png}">
+<h2>Targets</h2>{_table(('target', 'fits', 'violations', 'cores used'), fit_rows)}
+<h2>Audit ({html.escape(report['deployed_target'])})</h2>{audit_fragment}
+</body></html>"""
+
+
+def run_demo(out="nirconv-demo", target="speck", progress=True, echo=print) -> DemoRun:
+    import nirconv
+    from .conversion.digits import trained_digits_cnn
+    from .fidelity import audit_section, html_fragment
+    from .nir_io.atomic import atomic_write_text
+    from .targets import load_target
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tgt = load_target(target)  # fails early (exit 2) on an unknown target
+    t0 = time.perf_counter()
+    echo("training the embedded CNN on scikit-learn digits ...")
+    model, data = trained_digits_cnn(seed=0)
+    echo(f"  done in {time.perf_counter() - t0:.1f} s")
+    snn = nirconv.convert(model, data.x_train)
+    graph = nirconv.to_nir(snn)
+    snn_path = nirconv.save(graph, out / "snn.nir")
+    conversion = conversion_stage(model, data, snn, snn_path)
+    targets = targets_stage(graph)
+    dep = nirconv.export(graph, target=tgt.name, force=False)
+    dep_path = nirconv.save(dep, out / f"deployed_{tgt.name}.nir")
+    result = nirconv.audit(model, dep, data.x_test, data.y_test, timesteps=max(TIMESTEPS),
+                           progress=progress)
+    audit_json = result.to_json()
+    report = {"model": "DigitsCNN (conv-bn-relu-avgpool x2, linear-relu, linear) on sklearn digits",
+              "deployed_target": tgt.name, "files": {"snn": str(snn_path), "deployed": str(dep_path)},
+              "conversion": conversion, "targets": targets, "audit": audit_section(result)}
+    json_path = out / "report.json"
+    html_path = out / "report.html"
+    atomic_write_text(json_path, json.dumps(report, indent=2, default=_jsonable))
+    page = html_report(report, accuracy_plot(conversion, audit_json), html_fragment(result))
+    atomic_write_text(html_path, page)
+    return DemoRun(out, tgt.name, report, html_path, json_path)
+
+
+def _jsonable(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)

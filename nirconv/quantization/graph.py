@@ -1,0 +1,125 @@
+"""Structure of a flat NIR graph as the quantizer and the checker see it.
+
+Node roles: *weight* nodes (Affine, Linear, Conv1d, Conv2d), *structure* nodes that only move or sum
+values (Flatten, SumPool2d, AvgPool2d), *neurons* (I, IF, LI, LIF, CubaLI, CubaLIF), Input, Output.
+Every weight node has exactly one *consumer* neuron (reached through structure nodes) whose
+parameters are folded into the weight's rows, and a *producer* (a neuron or the Input).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import nir
+
+from ..errors import Unsupported
+from ..lowering.structure import flatten, order
+
+WEIGHT_TYPES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)
+STRUCTURE_TYPES = (nir.Flatten, nir.SumPool2d, nir.AvgPool2d)
+NEURON_TYPES = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
+SPIKING_TYPES = (nir.IF, nir.LIF, nir.CubaLIF)
+SYNAPSE_TYPES = (nir.CubaLI, nir.CubaLIF)
+
+
+def kind(node) -> str:
+    if isinstance(node, WEIGHT_TYPES):
+        return "weight"
+    if isinstance(node, STRUCTURE_TYPES):
+        return "structure"
+    if isinstance(node, NEURON_TYPES):
+        return "neuron"
+    if isinstance(node, nir.Input):
+        return "input"
+    if isinstance(node, nir.Output):
+        return "output"
+    return "other"
+
+
+@dataclass(frozen=True)
+class Topology:
+    nodes: dict
+    edges: tuple
+    order: tuple  # topological
+    back: frozenset  # edges closing a cycle
+    preds: dict
+    succs: dict
+
+    def of_kind(self, k: str) -> list:
+        return [n for n in self.order if kind(self.nodes[n]) == k]
+
+    def reach(self, start: str, forward: bool) -> list:
+        """Neuron/weight/input/output nodes reached from ``start`` through structure nodes only."""
+        step = self.succs if forward else self.preds
+        found, stack, seen = [], list(step[start]), set()
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if kind(self.nodes[n]) == "structure":
+                stack.extend(step[n])
+            else:
+                found.append(n)
+        return sorted(set(found), key=self.order.index)
+
+    def consumers(self, name: str) -> list:
+        return self.reach(name, forward=True)
+
+    def producers(self, name: str) -> list:
+        return self.reach(name, forward=False)
+
+    def consumer_neuron(self, weight: str, source: str = "<memory>") -> str:
+        found = self.consumers(weight)
+        neurons = [n for n in found if kind(self.nodes[n]) == "neuron"]
+        if len(found) != 1 or len(neurons) != 1:
+            raise Unsupported(f"a weight layer must feed exactly one neuron layer (through "
+                              f"pooling/flatten only); this one feeds {found}", file=source,
+                              node=weight, field="edges")
+        return neurons[0]
+
+    def incoming_weights(self, neuron: str) -> list:
+        return [n for n in self.producers(neuron) if kind(self.nodes[n]) == "weight"]
+
+    def on_cycle(self, name: str) -> bool:
+        """Is ``name`` on a cycle (it reaches itself)?"""
+        stack, seen = list(self.succs[name]), set()
+        while stack:
+            n = stack.pop()
+            if n == name:
+                return True
+            if n not in seen:
+                seen.add(n)
+                stack.extend(self.succs[n])
+        return False
+
+
+def flat_graph(graph: nir.NIRGraph, source: str = "<memory>") -> nir.NIRGraph:
+    """The graph with nested subgraphs inlined (dotted names); the input is not mutated."""
+    flat = flatten(graph, source)
+    nodes = {k: copy.copy(v) for k, v in flat.nodes.items()}
+    for v in nodes.values():
+        v.metadata = dict(v.metadata or {})
+    out = nir.NIRGraph(nodes=nodes, edges=list(flat.edges), metadata=dict(graph.metadata or {}),
+                      type_check=False)
+    return out
+
+
+def topology(graph: nir.NIRGraph, source: str = "<memory>") -> Topology:
+    flat = flatten(graph, source)
+    topo, back = order(flat, source)
+    preds = {n: [] for n in flat.nodes}
+    succs = {n: [] for n in flat.nodes}
+    for s, d in flat.edges:
+        preds[d].append(s)
+        succs[s].append(d)
+    return Topology(nodes=flat.nodes, edges=tuple(flat.edges), order=tuple(topo),
+                    back=frozenset(back), preds=preds, succs=succs)
+
+
+def replace_node(graph: nir.NIRGraph, name: str, node) -> nir.NIRGraph:
+    """A shallow copy of ``graph`` with node ``name`` replaced."""
+    nodes = dict(graph.nodes)
+    nodes[name] = node
+    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=dict(graph.metadata or {}),
+                        type_check=False)

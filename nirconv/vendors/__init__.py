@@ -1,0 +1,11 @@
+"""Files the vendors' toolchains take, and bridges to the vendors' own bit-exact simulators.
+
+    xylo.py      Rockpool ``XyloSim.from_specification`` keyword arguments as ``.npz``; a
+                 ``xylosim.v2.XyloLayer`` built from them (SynSense's C++ bit-exact engine)
+    netx.py      lava-dl netx HDF5 (Loihi 2)
+    sinabs_check.py  Sinabs IAF (Speck) reference of a speck integer graph (needs a Sinabs venv)
+    registry.py  ``vendor_simulator(target)`` for the audit's vendor column
+
+Vendor packages (xylosim, sinabs, lava) are optional: they are imported only inside the functions
+that need them, and a missing one is reported with a reason, never as a traceback.
+"""
