@@ -11,6 +11,7 @@ wiring, not the values of its weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -26,8 +27,20 @@ class FanOut:
     n_in: int
     n_out: int
     indptr: np.ndarray  # (n_in + 1,) int64
-    indices: np.ndarray  # (nnz,) int64
+    indices: Optional[np.ndarray]  # (nnz,) int64; None: every row is 0..n_out-1 (Affine)
     data: np.ndarray  # (nnz,) float64 or int64
+
+    @property
+    def full_rows(self) -> bool:
+        """Every input reaches every output (a dense matrix): row i is ``data[i*n_out:...]``."""
+        return self.indices is None
+
+    def column_sums_abs(self) -> np.ndarray:
+        """Σ |w| over the synapses into each output (bounds a weighted sum)."""
+        if self.full_rows:
+            return np.abs(self.data.reshape(self.n_in, self.n_out)).sum(axis=0, dtype=np.float64)
+        return np.bincount(self.indices, weights=np.abs(self.data).astype(np.float64),
+                           minlength=self.n_out)
 
     @property
     def fan_out(self) -> np.ndarray:
@@ -40,7 +53,8 @@ class FanOut:
 
 def from_coo(n_in: int, n_out: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
              dtype) -> FanOut:
-    order = np.lexsort((cols, rows))
+    # callers list synapses with ascending columns within each row: a stable sort by row keeps it
+    order = np.argsort(rows, kind="stable")
     rows, cols, vals = rows[order], cols[order], vals[order]
     indptr = np.zeros(n_in + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_in), out=indptr[1:])
@@ -51,8 +65,8 @@ def affine_fan_out(op: AffineOp, dtype) -> FanOut:
     w = np.asarray(op.weight)
     n_out, n_in = w.shape
     indptr = np.arange(n_in + 1, dtype=np.int64) * n_out
-    indices = np.tile(np.arange(n_out, dtype=np.int64), n_in)
-    return FanOut(n_in, n_out, indptr, indices, np.ascontiguousarray(w.T).ravel().astype(dtype))
+    data = np.ascontiguousarray(w.T, dtype=dtype).reshape(-1)  # row i: the fan-out of input i
+    return FanOut(n_in, n_out, indptr, None, data)
 
 
 def _as_2d(shape, kernel, stride, padding, dilation):
@@ -136,7 +150,8 @@ def gather(fan: FanOut, nz: np.ndarray, values: np.ndarray, unit_values: bool = 
         return empty, np.zeros(0, dtype=fan.data.dtype), lens
     ends = np.cumsum(lens)
     offsets = np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - lens), lens)
-    targets = np.repeat(b * fan.n_out, lens) + fan.indices[offsets]
+    columns = offsets % fan.n_out if fan.full_rows else fan.indices[offsets]
+    targets = np.repeat(b * fan.n_out, lens) + columns
     contrib = fan.data[offsets]
     if not unit_values:
         contrib = contrib * np.repeat(values, lens)

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from nirconv.equations.program import InputOp, OutputOp, Program
+from nirconv.equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat
+from nirconv.equations.program import (DelayOp, FlattenOp, InputOp, NeuronOp, OutputOp, PoolOp,
+                                       Program, ThresholdOp)
 from nirconv.equations.result import SimResult
 from nirconv.errors import BadInput
 
@@ -87,22 +89,67 @@ class _Plan:
         for op in program.ops:
             if _is_ordered_neuron(op):
                 ordered_feeders.update(e.src for e in op.inputs)
+        counted, binary = value_kinds(program)
         self.kernels: dict = {}
-        streaming_input = str(program.metadata.get("input_encoding", "")) in STREAMING_INPUTS
         for op in program.ops:
-            known = [self.kernels[e.src] for e in op.inputs if e.src in self.kernels]
-            counted = bool(known) and all(k.counted for k in known)
-            if isinstance(op, InputOp):
-                counted = integer and streaming_input
-            binary = len(op.inputs) == 1 and bool(known) and known[0].binary
-            ctx = Ctx(batch=batch, integer=integer, counted_input=counted, binary_input=binary,
+            srcs = [e.src for e in op.inputs]
+            ctx = Ctx(batch=batch, integer=integer,
+                      counted_input=bool(srcs) and all(counted[s] for s in srcs),
+                      binary_input=len(srcs) == 1 and binary[srcs[0]],
                       keep_stream=op.name in ordered_feeders, source=program.source)
             self.kernels[op.name] = make_kernel(op, ctx)
         self.ordered_feeders = ordered_feeders
         self.rings = {name: _Ring(max_delay[name] + 1) for name in ops}
         self.streams = {name: _Ring(max_delay[name] + 1) for name in ordered_feeders}
-        self.zeros = {name: np.zeros((batch, k.n_out), dtype=np.int64 if integer else np.float64)
-                      for name, k in self.kernels.items()}
+        self.batch = batch
+        self.dtype = np.int64 if integer else np.float64
+
+
+PASS_THROUGH = (FlattenOp, OutputOp, DelayOp)
+
+
+def _spike_output(op) -> tuple[bool, bool]:
+    """(spike counts?, 0/1?) of an op's own output, from its type alone."""
+    if isinstance(op, ThresholdOp):
+        return True, True
+    if isinstance(op, NeuronOp):
+        rec = op.neuron
+        if isinstance(rec, NeuronFloat):
+            return rec.spiking, rec.spiking
+        if isinstance(rec, (LoihiCubaLIF, BitShiftLIF)):
+            spiking = (rec.vth if isinstance(rec, LoihiCubaLIF) else rec.threshold) is not None
+            return spiking, spiking and isinstance(rec, LoihiCubaLIF)
+        return True, isinstance(rec, Float32LIF)  # SpeckIAF: multi-spike counts
+    return False, False
+
+
+def value_kinds(program: Program) -> tuple[dict, dict]:
+    """Which ops output spike counts, and which 0/1 values (for SynOps and the unit-weight
+    shortcut). Spiking ops by type; Flatten, Output, Delay and SumPool pass their inputs' kind on
+    (a fixed point, so cycles through them resolve); the Input of an integer graph whose
+    ``input_encoding`` is "rate" or "spikes" carries counts; everything else is analog."""
+    streaming = (program.mode == "int"
+                 and str(program.metadata.get("input_encoding", "")) in STREAMING_INPUTS)
+    counted, binary = {}, {}
+    passing = []
+    for op in program.ops:
+        if isinstance(op, InputOp):
+            counted[op.name], binary[op.name] = streaming, False
+        elif isinstance(op, PASS_THROUGH) or (isinstance(op, PoolOp) and op.mode == "sum"):
+            counted[op.name] = binary[op.name] = True  # refined below
+            passing.append(op)
+        else:
+            counted[op.name], binary[op.name] = _spike_output(op)
+    changed = True
+    while changed:
+        changed = False
+        for op in passing:
+            srcs = [e.src for e in op.inputs]
+            c = bool(srcs) and all(counted[s] for s in srcs)
+            b = (len(srcs) == 1 and binary[srcs[0]] and not isinstance(op, PoolOp))
+            if (c, b) != (counted[op.name], binary[op.name]):
+                counted[op.name], binary[op.name], changed = c, b, True
+    return counted, binary
 
 
 def _is_ordered_neuron(op) -> bool:
@@ -121,8 +168,7 @@ def _summed_input(plan: _Plan, op, t: int):
 
 def _zeros_like_input(plan: _Plan, op):
     n_in = int(np.prod(op.in_shape)) if op.in_shape else 1
-    batch = plan.zeros[op.name].shape[0]
-    return np.zeros((batch, n_in), dtype=plan.zeros[op.name].dtype)
+    return np.zeros((plan.batch, n_in), dtype=plan.dtype)
 
 
 def _ordered_streams(plan: _Plan, op, t: int) -> list:

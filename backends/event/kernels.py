@@ -7,6 +7,7 @@ first layer receives) takes the dense path.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from .float_neurons import FloatNeuronState
 from .int_neurons import BitShiftState, Float32State, LoihiState, SpeckState
 
 DENSE_ABOVE = 0.25  # analog inputs denser than this take the dense path (spikes never do)
+SPGEMM_ABOVE = 20_000  # synapses per step above which events propagate as a scipy product
 
 
 @dataclass
@@ -46,8 +48,6 @@ def _size(shape) -> int:
 
 class Kernel:
     spiking = False  # contributes to spikes_per_node
-    counted = False  # output values are spike counts
-    binary = False  # output values are 0 or 1
     synops = 0
 
     def __init__(self, op: Op, ctx: Ctx):
@@ -60,11 +60,7 @@ class Kernel:
 
 
 class InputKernel(Kernel):
-    """The input itself; spike counts when the graph's input encoding says so."""
-
-    def __init__(self, op, ctx):
-        super().__init__(op, ctx)
-        self.counted = ctx.counted_input
+    """The input itself (the engine passes the step's slice)."""
 
     def step(self, t, x):  # the engine passes the input slice itself
         return x
@@ -72,11 +68,6 @@ class InputKernel(Kernel):
 
 class PassKernel(Kernel):
     """Flatten, Output and inner pass-throughs: the flat layout is already row-major."""
-
-    def __init__(self, op, ctx):
-        super().__init__(op, ctx)
-        self.counted = ctx.counted_input
-        self.binary = ctx.binary_input
 
     def step(self, t, x):
         return x
@@ -99,8 +90,6 @@ class ScaleKernel(Kernel):
 
 class ThresholdKernel(Kernel):
     spiking = True
-    counted = True
-    binary = True
 
     def __init__(self, op: ThresholdOp, ctx):
         super().__init__(op, ctx)
@@ -118,8 +107,6 @@ class DelayKernel(Kernel):
 
     def __init__(self, op: DelayOp, ctx):
         super().__init__(op, ctx)
-        self.counted = ctx.counted_input
-        self.binary = ctx.binary_input
         self.steps = np.broadcast_to(np.asarray(op.steps, dtype=np.int64), op.in_shape).reshape(-1)
         self.length = int(self.steps.max(initial=0)) + 1
         self.ring = np.zeros((self.length, ctx.batch, self.n_out), dtype=ctx.dtype)
@@ -142,11 +129,12 @@ class ConnectionKernel(Kernel):
         self.fan_out = self.fan.fan_out
         self.shift = int(getattr(op, "shift", 0))
         self.bias = self._bias(op, ctx)
-        self.dense_weight = (np.asarray(op.weight).astype(ctx.dtype)
-                             if isinstance(op, AffineOp) else None)
-        self.counted = isinstance(op, PoolOp) and op.mode == "sum" and ctx.counted_input
+        self.weight_t = (self.fan.data.reshape(self.fan.n_in, self.fan.n_out)
+                         if self.fan.full_rows else None)  # (n_in, n_out) view
         self.row_bound = self._row_bound()
         self.stream = None
+        self._matrices: dict = {}
+        self.mean_fan_out = self.fan.data.size / max(self.fan.n_in, 1)
         if ctx.keep_stream and self.shift < 0:
             raise Unsupported("ordered accumulation needs a non-negative weight shift",
                               file=ctx.source, node=op.name, field="metadata.shift")
@@ -161,11 +149,7 @@ class ConnectionKernel(Kernel):
                 raise Unsupported("average pooling has no integer form: write it as SumPool2d "
                                   "and fold 1/k² into the next weights", file=ctx.source,
                                   node=op.name, field="type")
-        if isinstance(op, AffineOp):
-            return C.affine_fan_out(op, ctx.dtype)
-        if isinstance(op, ConvOp):
-            return C.conv_fan_out(op, ctx.dtype)
-        return C.pool_fan_out(op, ctx.dtype)
+        return cached_fan_out(op, ctx.dtype)
 
     def _bias(self, op, ctx):
         bias = getattr(op, "bias", None)
@@ -182,9 +166,7 @@ class ConnectionKernel(Kernel):
         """Largest |Σ w·x| per unit of input magnitude (for the exact-in-float64 check)."""
         if not self.ctx.integer or self.fan.data.size == 0:
             return 0.0
-        per_out = np.bincount(self.fan.indices, weights=np.abs(self.fan.data).astype(np.float64),
-                              minlength=self.fan.n_out)
-        return float(per_out.max())
+        return float(self.fan.column_sums_abs().max())
 
     def step(self, t, x):
         nz, values = C.events(x)
@@ -203,6 +185,10 @@ class ConnectionKernel(Kernel):
         return out * (2.0 ** self.shift)
 
     def _sparse(self, x, nz, values):
+        if self.weight_t is not None and not self.ctx.keep_stream:
+            return self._sparse_rows(x, nz, values)
+        if not self.ctx.keep_stream and nz.size * self.mean_fan_out > SPGEMM_ABOVE:
+            return self._sparse_product(nz, values)
         targets, contrib, lens = C.gather(self.fan, nz, values, unit_values=self.ctx.binary_input)
         if self.is_synapse:
             self.synops += int(np.dot(lens, values)) if self.ctx.counted_input else int(lens.sum())
@@ -212,6 +198,40 @@ class ConnectionKernel(Kernel):
         if self.ctx.keep_stream:
             self.stream = self._stream(targets, contrib)
         return out.reshape(self.ctx.batch, self.n_out)
+
+    def _sparse_product(self, nz, values):
+        """Many events: the same propagation as a sparse (events) x sparse (fan-out) product in
+        scipy's compiled loop; cost ∝ Σ fan-out of the events."""
+        from scipy.sparse import csr_matrix
+
+        fan, batch = self.fan, self.ctx.batch
+        b, i = np.divmod(nz, fan.n_in)
+        if self.is_synapse:
+            lens = self.fan_out[i]
+            self.synops += int(np.dot(lens, values)) if self.ctx.counted_input else int(lens.sum())
+        indptr = np.zeros(batch + 1, dtype=np.int64)
+        np.cumsum(np.bincount(b, minlength=batch), out=indptr[1:])
+        events = csr_matrix((values.astype(fan.data.dtype), i, indptr), shape=(batch, fan.n_in))
+        return (events @ self._sparse_matrix(fan.data.dtype)).toarray()
+
+    def _sparse_rows(self, x, nz, values):
+        """Affine: every input event adds its whole weight column (its fan-out, contiguous in
+        ``fan.data``), summed per sample; cost ∝ events × fan-out."""
+        n_in, n_out = self.fan.n_in, self.fan.n_out
+        out = np.zeros((self.ctx.batch, n_out), dtype=self.ctx.dtype)
+        if self.is_synapse:
+            self.synops += (int(values.sum()) if self.ctx.counted_input else nz.size) * n_out
+        if nz.size == 0:
+            return out
+        b, i = np.divmod(nz, n_in)
+        bounds = np.searchsorted(b, np.arange(self.ctx.batch + 1))
+        for sample in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            lo, hi = bounds[sample], bounds[sample + 1]
+            rows = self.weight_t[i[lo:hi]]  # the fan-outs of this sample's events
+            if not self.ctx.binary_input:
+                rows = rows * values[lo:hi, None]
+            out[sample] = rows.sum(axis=0)  # int64 rows: exact
+        return out
 
     def _stream(self, targets, contrib):
         """This step's deliveries in order (presynaptic ascending, then the bias), shifted."""
@@ -233,15 +253,42 @@ class ConnectionKernel(Kernel):
         return self._dense_product(x)
 
     def _dense_product(self, x):
-        if self.dense_weight is not None:
-            w = self.dense_weight if x.dtype == self.dense_weight.dtype else \
-                self.dense_weight.astype(x.dtype)
-            return x @ w.T
-        from scipy.sparse import csr_matrix
+        """x @ W for an analog, dense input: float64 (BLAS, or scipy for conv/pooling lists);
+        an int64 ``x`` (integers too large to be exact in float64) is multiplied in int64."""
         fan = self.fan
-        m = csr_matrix((fan.data.astype(x.dtype), fan.indices, fan.indptr),
-                       shape=(fan.n_in, fan.n_out))
-        return np.asarray((m.T @ x.T).T)
+        if x.dtype != np.float64:
+            if fan.full_rows:
+                return x @ self.weight_t
+            return self._sparse_matrix(np.int64).T.dot(x.T).T
+        if fan.full_rows:
+            return x @ self.weight_t.astype(np.float64, copy=False)
+        return self._sparse_matrix(np.float64).T.dot(x.T).T
+
+    def _sparse_matrix(self, dtype):
+        """The fan-out lists as a scipy CSR matrix (n_in, n_out), built once per dtype."""
+        from scipy.sparse import csr_matrix
+
+        key = np.dtype(dtype).str
+        if key not in self._matrices:
+            fan = self.fan
+            self._matrices[key] = csr_matrix((fan.data.astype(dtype), fan.indices, fan.indptr),
+                                             shape=(fan.n_in, fan.n_out))
+        return self._matrices[key]
+
+
+_FAN_OUTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def cached_fan_out(op, dtype) -> C.FanOut:
+    """The op's fan-out lists, built once per (op, dtype) and kept as long as the op lives, so
+    that simulating the same Program again (batches of an audit, repeated runs) skips the setup."""
+    per_op = _FAN_OUTS.setdefault(op, {})
+    key = np.dtype(dtype).str
+    if key not in per_op:
+        build = {AffineOp: C.affine_fan_out, ConvOp: C.conv_fan_out}.get(type(op),
+                                                                          C.pool_fan_out)
+        per_op[key] = build(op, dtype)
+    return per_op[key]
 
 
 class NeuronKernel(Kernel):
@@ -256,8 +303,7 @@ class NeuronKernel(Kernel):
             raise BadInput(f"{type(rec).__name__} in a {'integer' if ctx.integer else 'float'} "
                            "program", file=ctx.source, node=op.name, field="neuron")
         self.state = state_class(rec, ctx.batch)
-        self.spiking = self.counted = bool(self.state.spiking)
-        self.binary = self.spiking and not isinstance(rec, (SpeckIAF, BitShiftLIF))
+        self.spiking = bool(self.state.spiking)
         self.ordered = isinstance(rec, BitShiftLIF) and rec.accumulate == "ordered"
 
     def step(self, t, x):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
@@ -46,7 +47,9 @@ def command(model, deployed, arch, data_path, labels_path, snn_path, timesteps, 
         _check_output_folder(path)
     data = load_npy(data_path, "data")
     labels = load_npy(labels_path, "labels")
-    net = load_model(model, arch=arch)
+    with warnings.catch_warnings():  # torch.export's own deprecation notices are not for users
+        warnings.simplefilter("ignore", FutureWarning)
+        net = load_model(model, arch=arch)
     try:
         result = audit(net, deployed, data, labels, timesteps=timesteps, tolerance=tolerance,
                        snn=snn_path, backend=backend, device=device, progress=progress,

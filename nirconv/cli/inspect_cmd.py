@@ -100,7 +100,7 @@ def _facts(g: nir.NIRGraph, nodes: dict, path) -> dict:
     spiking = {n: node for n, node in nodes.items() if isinstance(node, SPIKING)}
     return {
         "writer": _writer(meta),
-        "dialect": dialects.detect(meta),
+        "dialect": dialects.detect(meta, g),
         "dt": meta.get("dt"),
         "dt_present": "dt" in meta,
         "leaky_nodes": leaky,
@@ -179,3 +179,4 @@ def _print(report: dict, path) -> None:
 def _short(value, limit: int = 60) -> str:
     text = str(value.tolist() if isinstance(value, np.ndarray) else value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+

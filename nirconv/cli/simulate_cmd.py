@@ -76,7 +76,7 @@ def command(graph, input_path, timesteps, backend, device, mode, dialect, reset,
 
 def _check_output(path) -> None:
     p = Path(path)
-    if not p.parent.is_dir() if str(p.parent) else False:
+    if not p.parent.is_dir():
         raise BadInput("output folder does not exist", file=path)
     if p.suffix != ".npy":
         raise BadInput("the output must be a .npy file", file=path)

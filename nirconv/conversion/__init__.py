@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -110,7 +111,9 @@ def convert(model, calibration, normalize=None, percentile=99.9, scale=None, cha
     x = calibration_tensor(calibration)
     if source is None:
         source = type(model).__name__ if isinstance(model, torch.nn.Module) else "ExportedProgram"
-    graph = capture_model(model, x[: min(2, x.shape[0])], str(source))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.export's internal deprecation notes
+        graph = capture_model(model, x[: min(2, x.shape[0])], str(source))
     if tuple(x.shape[1:]) != graph.input.shape:
         raise BadInput(f"calibration inputs have shape {tuple(x.shape[1:])}, the model takes "
                        f"{graph.input.shape}", field="calibration")

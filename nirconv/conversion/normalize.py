@@ -39,9 +39,9 @@ METHODS = {
 }
 DEFAULT_METHOD = "calibrated"
 DEFAULT_TIMESTEPS = (4, 8, 16, 32)
-ALPHAS = tuple(float(a) for a in np.round(np.geomspace(0.25, 1.25, 24), 4))
-BETAS = (0.5, 0.375, 0.625)
-MAX_CALIBRATION_SAMPLES = 512
+ALPHAS = tuple(float(a) for a in np.round(np.geomspace(0.3, 1.2, 13), 4))
+BETAS = (0.375, 0.625)  # searched after α (at β = 0.5)
+MAX_CALIBRATION_SAMPLES = 256
 
 
 @dataclass(frozen=True)
@@ -185,23 +185,30 @@ def _bias_correction(seq: torch.Tensor, target: torch.Tensor, steps) -> np.ndarr
 def _search(name, seq, target, lam, steps, res: Result, layerwise: bool = False):
     """Per channel, the (α, β) minimising Σ_T E[(θ·n_T/T - a)²]; returns θ·spikes."""
     target = torch.clamp_min(target, 0.0)
-    best_err, best = None, None
     ndim = seq.dim() - 1
+    best_err, best = None, None
+
+    def consider(alpha, beta):
+        nonlocal best_err, best
+        theta = _channels(torch.as_tensor(alpha * lam, dtype=seq.dtype), ndim)
+        alpha = np.broadcast_to(alpha, lam.shape)
+        cum = torch.cumsum(if_neuron(seq, theta, beta * theta), dim=0)
+        err = sum(_per_channel((theta * cum[t - 1] / t - target) ** 2).mean(axis=1)
+                  for t in steps)
+        if layerwise:
+            err = np.full_like(err, err.mean())
+        if best_err is None:
+            best_err, best = err, np.stack([alpha, np.full_like(alpha, beta)], axis=1)
+            return
+        better = err < best_err - 1e-12
+        best_err = np.where(better, err, best_err)
+        best[better] = np.stack([alpha, np.full_like(alpha, beta)], axis=1)[better]
+
+    for alpha in ALPHAS:
+        consider(alpha, 0.5)
+    chosen = best[:, 0].copy()
     for beta in BETAS:
-        for alpha in ALPHAS:
-            theta = _channels(torch.as_tensor(alpha * lam, dtype=seq.dtype), ndim)
-            spikes = if_neuron(seq, theta, beta * theta)
-            cum = torch.cumsum(spikes, dim=0)
-            err = sum(_per_channel((theta * cum[t - 1] / t - target) ** 2).mean(axis=1)
-                      for t in steps)
-            if layerwise:
-                err = np.full_like(err, err.mean())
-            if best_err is None:
-                best_err, best = err, np.tile([[alpha, beta]], (len(err), 1))
-            else:
-                better = err < best_err - 1e-12
-                best_err = np.where(better, err, best_err)
-                best[better] = (alpha, beta)
+        consider(chosen, beta)
     res.threshold[name] = best[:, 0] * lam
     res.v_init[name] = best[:, 1].copy()
     theta = _channels(torch.as_tensor(res.threshold[name], dtype=seq.dtype), ndim)

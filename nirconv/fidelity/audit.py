@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..errors import BadInput, Unsupported
+from ..errors import BadInput, NirconvError
 from . import compare as C
 from .model_map import ann_activations, layer_modules, layer_scales, rebuild_float_graph
 from .state import LayerState, SampleTracker
@@ -65,7 +65,8 @@ class AuditResult:
     target: str = ""
     arithmetic: str = ""
     backend: str = "torch"
-    latency_steps: int = 0
+    latency_steps: int = 0  # extra steps the deployed run needs (largest shift)
+    output_shift_steps: int = 0  # the deployed readout's extra delay
     snn_accuracy_by_steps: tuple[float, ...] = ()  # after 1..T steps
     deployed_accuracy_by_steps: tuple[float, ...] = ()
     vendor: Optional[str] = None  # "skipped: <reason>" when no vendor simulator ran
@@ -86,6 +87,7 @@ class AuditResult:
             "tolerance": self.tolerance, "accuracy_drop_points": self.accuracy_drop_points,
             "samples": self.samples, "target": self.target, "arithmetic": self.arithmetic,
             "backend": self.backend, "latency_steps": self.latency_steps,
+            "output_shift_steps": self.output_shift_steps,
             "snn_source": self.snn_source,
             "accuracy_by_steps": {"ann": self.ann_accuracy,
                                   "snn": list(self.snn_accuracy_by_steps),
@@ -151,10 +153,10 @@ def _float_graph(snn, dep, dep_source):
     if snn is None:
         return rebuild_float_graph(dep, dep_source), "deployed metadata"
     if hasattr(snn, "forward") and not hasattr(snn, "edges"):  # a float SNN module
-        from .. import to_nir
+        from ..conversion import to_nir
         return to_nir(snn), "snn module"
     graph, source = _load_graph(snn, "snn")
-    return graph, source
+    return graph, ("snn graph" if source == "<memory>" else source)
 
 
 # --- the audit ----------------------------------------------------------------------------------
@@ -182,7 +184,7 @@ def _setup(dep, dep_source, float_graph, model):
         raise BadInput(f"the float SNN takes {pf.input_shape}, the deployed graph "
                        f"{pq.input_shape}", file=dep_source, field="input_type")
     alignments = C.align(pf, pq)
-    out_shift = C.output_shift(pf, pq)
+    out_shift = max(0, C.output_shift(pf, pq))
     latency = max([0, out_shift] + [a.shift for a in alignments])
     return _Setup(pf, pq, alignments, latency, out_shift, C.readout_is_spiking(pf),
                   C.readout_is_spiking(pq), layer_modules(dep, float_graph, model),
@@ -217,7 +219,8 @@ def audit(model, dep, data, labels, timesteps=32, tolerance=1.0, snn=None, backe
         layers=tuple(state.result() for state in layers.values()),
         first_divergence=tracker.divergence(), target=_text(meta.get("target", "")),
         arithmetic=_text(meta.get("arithmetic", "")), backend=backend,
-        latency_steps=setup.latency, snn_accuracy_by_steps=snn_by_t,
+        latency_steps=setup.latency, output_shift_steps=setup.out_shift,
+        snn_accuracy_by_steps=snn_by_t,
         deployed_accuracy_by_steps=dep_by_t, vendor=vendor, vendor_accuracy=vendor_acc,
         snn_source=snn_source,
         scatter={name: state.scatter(SCATTER_POINTS) for name, state in layers.items()
@@ -293,7 +296,9 @@ def _vendor(dep, data, labels, T):
         return f"skipped: {reason}", None
     try:
         out = _np(fn(dep, data, T))
-    except Unsupported as e:
+    except NirconvError as e:
         return f"skipped: {e.one_line()}", None
+    except Exception as e:  # the vendor's package failed: report it, keep our audit
+        return f"skipped: the vendor simulator failed ({type(e).__name__}: {e})", None
     pred = out.reshape(out.shape[0], out.shape[1], -1).sum(axis=0).argmax(-1)
     return None, float((pred == labels).mean())

@@ -61,18 +61,25 @@ def rate_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip(r, -1.0, 1.0))
 
 
-def scale_free_error(rate: np.ndarray, target: np.ndarray) -> float:
-    """Relative RMS error of ``rate`` against ``c * target`` with the least-squares ``c >= 0``.
+def scale_free_error(rate: np.ndarray, target: np.ndarray, channels: int = 1) -> float:
+    """Relative RMS error of ``rate`` against ``c * target``, ``c >= 0`` fitted by least squares
+    per channel.
 
-    Used when no per-layer activation scale is known: it measures how far the rates are from being
-    proportional to the activations. 0.0 for exact proportionality; 0.0 when both are zero.
+    ``rate`` and ``target`` are ``(B, N)`` (or flat, B = 1); the N neurons split into ``channels``
+    equal row-major groups (a conv layer's channels), each with its own ``c`` — the converter's
+    per-channel λ, when it is not known. 0.0 for exact proportionality; 0.0 when both are zero.
     """
-    r = np.asarray(rate, dtype=np.float64).ravel()
-    t = np.asarray(target, dtype=np.float64).ravel()
-    tt = float(np.dot(t, t))
-    c = max(float(np.dot(r, t)) / tt, 0.0) if tt > 0 else 0.0
-    norm = float(np.sqrt(np.mean(r * r))) if r.size else 0.0
-    rms = float(np.sqrt(np.mean((r - c * t) ** 2))) if r.size else 0.0
+    r = np.asarray(rate, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    r = r.reshape(r.shape[0] if r.ndim > 1 else 1, int(channels), -1)
+    t = t.reshape(r.shape)
+    tt = np.einsum("bcn,bcn->c", t, t)
+    c = np.where(tt > 0, np.einsum("bcn,bcn->c", r, t) / np.where(tt > 0, tt, 1.0), 0.0)
+    c = np.maximum(c, 0.0)
+    if r.size == 0:
+        return 0.0
+    norm = float(np.sqrt(np.mean(r * r)))
+    rms = float(np.sqrt(np.mean((r - c[None, :, None] * t) ** 2)))
     return 0.0 if norm == 0.0 and rms == 0.0 else rms / max(norm, 1e-12)
 
 

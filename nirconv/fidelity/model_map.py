@@ -5,16 +5,21 @@ The converter writes, on every spiking node of the float graph (and the export k
 ``module`` — the dotted path of the ANN module (in ``model.named_modules()``) whose output the
 node's rate approximates — and ``scale`` — λ, the activation (ANN units) that corresponds to a rate
 of one spike per step (float, per channel or per neuron). Both are optional: without ``module`` a
-layer has no rate-vs-activation error; without ``scale`` the error is measured up to the
+layer has no rate-vs-activation error (except a spiking readout feeding the output, which stands for
+the ANN's logits); without ``scale`` the error is measured up to the
 least-squares scale (`compare.scale_free_error`).
 """
 from __future__ import annotations
 
+import warnings
+
+import nir
 import numpy as np
 
-from ..errors import BadInput, Unsupported
+from ..errors import BadInput
 
 MODULE_KEYS = ("module",)
+OUTPUT = "<output>"  # a spiking readout without a module of its own stands for the ANN's logits
 SCALE_KEYS = ("scale",)
 
 
@@ -46,6 +51,11 @@ def layer_modules(dep, float_graph, model) -> dict[str, str]:
             path = _meta_value(node, MODULE_KEYS)
             if path is not None and str(path) in names:
                 found[node_name] = str(path)
+    for src, dst in float_graph.edges:
+        node = float_graph.nodes.get(src)
+        if (src not in found and isinstance(float_graph.nodes.get(dst), nir.Output)
+                and getattr(node, "v_threshold", None) is not None):
+            found[src] = OUTPUT
     return found
 
 
@@ -84,10 +94,12 @@ def hookable(model):
     import torch
 
     if isinstance(model, torch.export.ExportedProgram):
-        try:
-            return torch.export.unflatten(model)
-        except Exception:
-            return model.module()
+        with warnings.catch_warnings():  # torch's own deprecation notices
+            warnings.simplefilter("ignore", FutureWarning)
+            try:
+                return torch.export.unflatten(model)
+            except Exception:
+                return model.module()
     if not callable(model):
         raise BadInput(f"model must be a torch module, is {type(model).__name__}", field="model")
     return model
@@ -163,18 +175,22 @@ def _forward(model, x, modules):
     if isinstance(out, (tuple, list)):
         out = out[0]
     logits = out.detach().float().cpu().numpy().reshape(x.shape[0], -1)
+    captured[OUTPUT] = logits
     acts = {node: captured[path] for node, path in modules.items() if path in captured}
     return logits, acts
 
 
 def rebuild_float_graph(dep, source: str = "<memory>"):
-    """The float SNN of a deployed graph, from the float values the export keeps in its metadata."""
-    try:
-        from ..quantization import float_graph
-    except ImportError:
-        float_graph = None
-    if float_graph is None:
-        raise Unsupported("cannot rebuild the float SNN from this deployed graph (no float values "
-                          "in its metadata support); pass snn= / --snn SNN.nir", file=source,
-                          field="snn")
-    return float_graph(dep)
+    """The float SNN of a deployed graph, from the float values the export keeps in its metadata
+    (`nirconv.quantization.to_float_graph`)."""
+    from ..quantization import to_float_graph
+
+    meta = dep.metadata or {}
+    missing = [name for name, node in _flat_nodes(dep)
+               if hasattr(node, "weight") and "float_weight" not in (node.metadata or {})]
+    if not meta.get("arithmetic") or missing:
+        raise BadInput("cannot rebuild the float SNN: the deployed graph keeps no float weights"
+                       + (f" (none on {', '.join(missing[:3])})" if missing else
+                          " (it is not a quantized graph)") + "; pass snn= / --snn SNN.nir",
+                       file=source, field="snn")
+    return to_float_graph(dep)

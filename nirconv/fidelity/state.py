@@ -52,7 +52,11 @@ class LayerState:
             expected = np.clip(act / self.scale[None, :], 0.0, None)
             err = [float(np.sqrt(np.mean((r - expected) ** 2))) for r in (rf, rq)]
             return err[0], err[1], "activation_scale"
-        return C.scale_free_error(rf, act), C.scale_free_error(rq, act), "least_squares"
+        act = np.maximum(act, 0.0)  # rates are >= 0: a negative logit means "no spikes"
+        shape = self.alignment.shape
+        channels = shape[0] if len(shape) > 1 else int(np.prod(shape))  # per channel / neuron
+        return (C.scale_free_error(rf, act, channels), C.scale_free_error(rq, act, channels),
+                "least_squares")
 
     def result(self):
         from .audit import LayerAudit

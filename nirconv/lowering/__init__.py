@@ -56,7 +56,7 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
                        "'arithmetic' is missing); export it with `nirconv export --target`",
                        file=source, field="metadata.arithmetic")
     family = str(meta["arithmetic"]) if mode == "int" else None
-    dialect_name = dialects.detect(meta) if dialect == "auto" else dialect
+    dialect_name = dialects.detect(meta, graph) if dialect == "auto" else dialect
     dia = dialects.get(dialect_name)
     step = graph_dt(meta, dt)
     if step is None and getattr(dia, "default_dt", None) is not None:
@@ -98,6 +98,8 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
                               node=name, field="type")
         ctx = Ctx(name, in_shape, inputs, source, step, resolve)
         ops[name] = builder(node, ctx)
+    if mode == "float":  # a recurrent bias acts from step 0 (see structure.delay_after_state)
+        topo, ops = _move_delays(flat, topo, back, ops)
     # Outputs of inner subgraphs are pass-throughs; keep only the top-level ones as outputs.
     program_ops = tuple(ops[n] for n in topo)
     program = Program(ops=program_ops, inputs=tuple(flat.inputs), outputs=tuple(flat.outputs),
@@ -106,6 +108,18 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
         from .integer import finish_integer_program
         program = finish_integer_program(program)
     return program
+
+
+def _move_delays(flat, topo, back, ops):
+    from dataclasses import replace
+
+    from .structure import delay_after_state
+
+    new_topo, new_back = delay_after_state(flat, topo, back)
+    if new_back == back:
+        return topo, ops
+    return new_topo, {n: replace(op, inputs=tuple(Edge(e.src, 1 if (e.src, n) in new_back else 0)
+                                                   for e in op.inputs)) for n, op in ops.items()}
 
 
 def _passthrough(name, inputs, in_shape, source):

@@ -108,3 +108,73 @@ def order(flat: FlatGraph, source: str = "<memory>") -> tuple[list[str], set]:
                 path.append(nxt)
                 stack.append((nxt, iter(succ[nxt])))
     return post[::-1], back
+
+
+def delay_after_state(flat: FlatGraph, topo: list, back: set) -> tuple[list, set]:
+    """Move a cycle's one-step delay onto the edge *leaving* its last stateful node when a node
+    after that one on the cycle adds a bias (a recurrent Affine with bias): that node then
+    computes from the previous step's state at every step, step 0 included, as snnTorch's
+    RLeaky/RSynaptic do (``recurrent(spk_prev)`` with ``spk_prev = 0`` adds the bias at step 0).
+    Without a bias both placements give the same result and the search's edge is kept.
+    Returns the new topological order and delayed edges (unchanged when nothing moves or when
+    the moved edges would not leave an acyclic graph)."""
+    forward: dict = {n: [] for n in flat.nodes}
+    for s, d in flat.edges:
+        if (s, d) not in back:
+            forward[s].append(d)
+    moved = set()
+    for u, v in back:
+        cycle = _path(forward, v, u)
+        if cycle is None:
+            moved.add((u, v))
+            continue
+        last = max(i for i, c in enumerate(cycle) if isinstance(flat.nodes[c], STATEFUL))
+        if any(_has_bias(flat.nodes[c]) for c in cycle[last + 1:]):
+            moved.add((cycle[last], cycle[last + 1]))
+        else:
+            moved.add((u, v))
+    if moved == back:
+        return topo, back
+    rank = {n: i for i, n in enumerate(topo)}
+    indeg = {n: 0 for n in flat.nodes}
+    succ: dict = {n: [] for n in flat.nodes}
+    for s, d in flat.edges:
+        if (s, d) not in moved:
+            succ[s].append(d)
+            indeg[d] += 1
+    ready = sorted((n for n, k in indeg.items() if k == 0), key=rank.get)
+    out = []
+    while ready:
+        n = ready.pop(0)
+        out.append(n)
+        for d in succ[n]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                ready.append(d)
+                ready.sort(key=rank.get)
+    return (out, moved) if len(out) == len(topo) else (topo, back)
+
+
+def _path(forward: dict, start: str, goal: str):
+    """Nodes of a path start -> ... -> goal along ``forward`` edges (breadth first), or None."""
+    prev = {start: None}
+    queue = [start]
+    while queue:
+        n = queue.pop(0)
+        if n == goal:
+            path = [n]
+            while prev[path[-1]] is not None:
+                path.append(prev[path[-1]])
+            return path[::-1]
+        for d in forward[n]:
+            if d not in prev:
+                prev[d] = n
+                queue.append(d)
+    return None
+
+
+def _has_bias(node) -> bool:
+    import numpy as np
+
+    bias = getattr(node, "bias", None)
+    return bias is not None and bool(np.any(np.asarray(bias) != 0))

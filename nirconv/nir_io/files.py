@@ -81,17 +81,36 @@ def save(graph: nir.NIRGraph, path, nir_version: str | None = None) -> Path:
     if nir_version is not None:
         from .compat import downgrade
 
-        graph = downgrade(graph, nir_version)
+        try:
+            graph = downgrade(graph, nir_version)
+        except NirconvError as e:
+            raise e.with_file(path) from None
     storable = _map_metadata(graph, lambda m: {k: to_storable(v) for k, v in m.items()})
+    if nir_version is not None:  # only the fields that nir version knows (nir_io/compat.py)
+        from .compat import AsDict, prune
+
+        storable = AsDict(prune(storable.to_dict(), nir_version))
     with atomic_path(path) as tmp:
         try:
             nir.write(str(tmp), storable)
+            if nir_version is not None:
+                _stamp_version(tmp, nir_version)
         except NirconvError:
             raise
         except Exception as e:  # nir.write raises many kinds; none may leave a partial file
             raise BadInput(f"could not write NIR file ({type(e).__name__}: {e})",
                            file=path) from None
     return path
+
+
+def _stamp_version(path, version: str) -> None:
+    """The file's ``version`` dataset names the nir version it was written for."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        if "version" in f:
+            del f["version"]
+        f.create_dataset("version", data=version, dtype=h5py.string_dtype())
 
 
 # ---------------------------------------------------------------- read
@@ -133,7 +152,9 @@ def normalize(graph: nir.NIRGraph) -> nir.NIRGraph:
 def load(path, dialect: str = "auto") -> nir.NIRGraph:
     """Read a NIR file written by nirconv or a peer. Metadata normalized; the dialect to use is
     recorded in ``graph.metadata['dialect']`` when one is given (``auto`` leaves it to lowering)."""
-    graph = normalize(read_raw(path))
+    from .compat import upgrade
+
+    graph = upgrade(normalize(read_raw(path)))
     if dialect != "auto":
         graph.metadata = dict(graph.metadata or {}, dialect=dialect)
     return graph

@@ -114,11 +114,8 @@ class _Repair:
         kind = str(kind)
         if kind == "NIRGraph":
             return self.graph(d, f"{name}.")
-        try:
-            cls = nir.str2NIRNode(kind) if hasattr(nir, "str2NIRNode") else getattr(nir, kind)
-        except (KeyError, AttributeError, ValueError):
-            raise self.bad(f"unknown node type {kind!r}", name, "type") from None
-        if not isinstance(cls, type) or not issubclass(cls, nir.NIRNode):
+        cls = getattr(nir, kind, None) if kind.isidentifier() else None
+        if not isinstance(cls, type) or not issubclass(cls, nir.NIRNode) or cls is nir.NIRNode:
             raise self.bad(f"unknown node type {kind!r}", name, "type")
         d = dict(d)
         if cls in (nir.Input, nir.Output):

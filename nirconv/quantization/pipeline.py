@@ -34,6 +34,7 @@ class QuantEnv:
     dialect: str = "auto"
     input_max: Optional[float] = None
     input_min: Optional[float] = None
+    input_events: bool = False  # calibration inputs are integer event counts (spike inputs)
     source: str = "<memory>"
 
 
@@ -158,9 +159,13 @@ def no_subgraphs(graph):
 def p_resolve_float(graph, env):
     from ..lowering import lower
 
-    program = lower(graph, mode="float", dialect=env.dialect, dt=env.dt, source=env.source)
+    from .. import dialects
+
+    meta = dict(graph.metadata or {})
+    used = dialects.detect(meta, graph) if env.dialect == "auto" else env.dialect
+    program = lower(graph, mode="float", dialect=used, dt=env.dt, source=env.source)
     out = nir.NIRGraph(nodes=dict(graph.nodes), edges=list(graph.edges),
-                       metadata=dict(graph.metadata or {}), type_check=False)
+                       metadata=dict(meta, dialect=used), type_check=False)
     if program.dt is not None:
         out.metadata["dt"] = float(program.dt)
     for op in program.ops:
@@ -211,27 +216,30 @@ def p_decays(graph, env):
 
 
 def p_input_encoding(graph, env):
+    """Static float inputs become events (rate) or integer currents; one event / integer unit is
+    worth ``input_scale`` float input units. Spike inputs (integer calibration data, or none) keep
+    ``input_scale = 1``: an event is a float spike."""
     t = env.target
     meta = dict(graph.metadata or {})
-    top = env.input_max if env.input_max is not None else meta.get("input_max")
-    if top is None or not float(top) > 0:
-        top = 1.0
-        _warn(graph, "input", "input_range", "no calibration data: the input is assumed to lie "
-                                             "in [-1, 1] (pass calibration= / --calibration)")
-    top = float(top)
     encoding = t["io.input_encoding"]
     meta["input_encoding"] = encoding
+    top = env.input_max if env.input_max is not None else meta.get("input_max")
+    if top is None:
+        _warn(graph, "input", "input_range", "no calibration data: inputs are taken as spike "
+                                             "events / integer currents (input_scale 1)")
+    events = env.input_events or top is None or not float(top) > 0
     if encoding == "rate":
-        events = int(t["io.max_input_events"])
-        meta["max_events"] = events
-        meta["input_scale"] = top / events
+        n = int(t["io.max_input_events"])
+        meta["max_events"] = n
+        meta["input_scale"] = 1.0 if events else float(top) / n
         if env.input_min is not None and env.input_min < 0:
             _warn(graph, "input", "negative_input", "the rate code presents negative inputs as 0")
     else:
         bits = int(t["io.input_bits"])
         meta["input_bits"] = bits
-        meta["input_scale"] = top / ((1 << (bits - 1)) - 1)
-    meta["input_max"] = top
+        meta["input_scale"] = 1.0 if events else float(top) / ((1 << (bits - 1)) - 1)
+    if top is not None:
+        meta["input_max"] = float(top)
     graph.metadata = meta
     return graph
 

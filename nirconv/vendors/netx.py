@@ -291,7 +291,8 @@ def _as_program(graph_or_program, source) -> Program:
 
 def read_netx(path) -> Program:
     """A netx file as lava-dl's ``Network`` + lava's bit-accurate models would run it (dense and
-    dense_rec layers with CUBA neurons), as an integer loihi2 Program. Never unpickles."""
+    dense_rec layers with CUBA neurons), as an integer loihi2 Program. Never unpickles. A layer
+    whose threshold can never be exceeded (``vThMant >= 2**17``) is read as a membrane readout."""
     import h5py
 
     try:
@@ -386,7 +387,9 @@ def _read_neuron(g, n, path, node) -> LoihiCubaLIF:
                           field="neuron/type")
     du, dv, vth = (int(np.asarray(cfg[k]).item()) for k in ("iDecay", "vDecay", "vThMant"))
     bias = np.asarray(g["bias"][()]).astype(np.int64) if "bias" in g else np.zeros(n, np.int64)
+    # vth << 6 >= 2**23 can never be exceeded (v saturates at 2**23 - 1): a membrane readout
+    never = vth >= NEVER_FIRES_VTH
     return LoihiCubaLIF(shape=(n,), du=np.full(n, du - 1, np.int64), dv=np.full(n, dv, np.int64),
-                        vth=np.full(n, vth, np.int64),
+                        vth=None if never else np.full(n, vth, np.int64),
                         bias_mant=np.broadcast_to(bias, (n,)).astype(np.int64),
                         bias_exp=np.full(n, NETX_BIAS_EXP, np.int64))

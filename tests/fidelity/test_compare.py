@@ -154,3 +154,11 @@ def test_predictions_by_steps_for_spikes_and_membrane():
     assert C.predictions_by_steps(out, True, shift=1, steps=3)[:, 0].tolist() == [1, 1, 1]
     with pytest.raises(BadInput):
         C.predictions_by_steps(out, True, shift=2, steps=3)
+
+
+def test_scale_free_error_fits_one_scale_per_channel():
+    act = np.random.default_rng(2).random((5, 2, 3))  # (B, C, positions)
+    rate = act * np.array([0.5, 0.1])[None, :, None]  # a different λ per channel
+    assert C.scale_free_error(rate.reshape(5, -1), act.reshape(5, -1), channels=2) == \
+        pytest.approx(0.0, abs=1e-12)
+    assert C.scale_free_error(rate.reshape(5, -1), act.reshape(5, -1), channels=1) > 0.1

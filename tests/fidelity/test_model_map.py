@@ -50,3 +50,18 @@ def test_a_model_that_cannot_run_is_bad_input():
 
     with pytest.raises(BadInput, match="cannot run"):
         ann_activations(torch.nn.Linear(3, 2), np.zeros((4, 5), np.float32), {})
+
+
+def test_a_spiking_readout_stands_for_the_logits(digits_cnn):
+    import torch
+
+    model, x, _ = digits_cnn
+    if_node = nir.IF(r=np.ones(10), v_threshold=np.ones(10), v_reset=np.zeros(10))
+    g = nir.NIRGraph(nodes={"readout": if_node,
+                            "output": nir.Output(output_type={"output": np.array([10])})},
+                     edges=[("readout", "output")], type_check=False)
+    mods = layer_modules(g, g, model)
+    assert mods == {"readout": "<output>"}
+    logits, acts = ann_activations(model, x[:3], mods)
+    with torch.no_grad():
+        assert np.allclose(acts["readout"], model(torch.from_numpy(x[:3])).numpy())

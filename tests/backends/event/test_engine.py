@@ -96,7 +96,7 @@ def test_random_graphs_equal_dense_restatement(seed):
         p["w"] *= 30.0 if p["kind"] != "IF" else 1.0
     x = (rng.random((40, 3, n_in)) < rng.uniform(0.05, 0.5)).astype(float)
     want, spikes, synops = dense_reference(layers, x)
-    result = nirconv.simulate(to_graph(layers, n_in), x, full=True)
+    result = nirconv.simulate(to_graph(layers, n_in), x, full=True, dialect="nirconv")
     np.testing.assert_array_equal(result.output, want)
     assert [result.spikes_per_node[f"n{i}"] for i in range(len(layers))] == spikes
     assert result.synops == synops
@@ -107,9 +107,9 @@ def test_analog_dense_path_equals_event_path(monkeypatch):
     layers = random_layers(rng, 6)
     graph = to_graph(layers, 6)
     x = rng.normal(1.0, 1.0, (30, 2, 6))  # a dense analog current: the dense path
-    dense = nirconv.simulate(graph, x, full=True)
+    dense = nirconv.simulate(graph, x, full=True, dialect="nirconv")
     monkeypatch.setattr(event_kernels, "DENSE_ABOVE", 2.0)
-    sparse = nirconv.simulate(graph, x, full=True)
+    sparse = nirconv.simulate(graph, x, full=True, dialect="nirconv")
     np.testing.assert_array_equal(dense.output, sparse.output)
     assert dense.synops == sparse.synops == dense_reference(layers, x)[2]
 
@@ -137,7 +137,7 @@ def test_paper_recurrent_graph_simulates_with_one_step_recurrence():
     rng = np.random.default_rng(0)
     graph, (w1, wr, w2) = paper_graph(rng)
     x = (rng.random((60, 2, 12)) < 0.3).astype(float)
-    result = nirconv.simulate(graph, x, full=True)
+    result = nirconv.simulate(graph, x, full=True, dialect="nirconv")
     k_syn, k_mem = DT / 5e-3, DT / 10e-3
     i1, v1, i2, v2 = (np.zeros((2, 40)), np.zeros((2, 40)), np.zeros((2, 7)), np.zeros((2, 7)))
     s1, outs = np.zeros((2, 40)), []
@@ -267,3 +267,112 @@ def test_dtype_casts_float_outputs_and_progress_runs():
     assert out.dtype == np.float32
     result = run(_identity_program(), x)
     assert result.backend == "event" and result.device == "cpu" and result.seconds > 0
+
+
+def test_propagation_strategies_agree(monkeypatch):
+    """Gather + bincount, the scipy product and (Affine) row sums give the same result."""
+    import torch
+
+    rng = np.random.default_rng(2)
+    conv = nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0, 3, (4, 2, 3, 3)), stride=1,
+                      padding=1, dilation=1, groups=1, bias=np.zeros(4))
+    lif = nir.LIF(tau=np.full((4, 6, 6), 5e-3), r=np.ones((4, 6, 6)), v_leak=np.zeros((4, 6, 6)),
+                  v_threshold=np.ones((4, 6, 6)), metadata={"reset": "subtract"})
+    pool = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                         padding=np.array([0, 0]))
+    flat = nir.Flatten(input_type={"input": np.array([4, 3, 3])}, start_dim=0)
+    fc = nir.Affine(weight=rng.normal(0, 1, (5, 36)), bias=np.zeros(5))
+    out_lif = nir.IF(r=np.ones(5), v_threshold=np.ones(5), metadata={"reset": "zero"})
+    nodes = {"input": nir.Input(input_type=np.array([2, 6, 6])), "conv": conv, "lif": lif,
+             "pool": pool, "flat": flat, "fc": fc, "if": out_lif,
+             "output": nir.Output(output_type=np.array([5]))}
+    order = list(nodes)
+    graph = nir.NIRGraph(nodes=nodes, edges=list(zip(order, order[1:])), metadata={"dt": DT},
+                         type_check=False)
+    x = (rng.random((30, 3, 2, 6, 6)) < 0.3).astype(float)
+    results = []
+    for threshold in (10 ** 9, 0):  # never / always the scipy product
+        monkeypatch.setattr(event_kernels, "SPGEMM_ABOVE", threshold)
+        results.append(nirconv.simulate(graph, x, full=True, record=("conv", "pool"),
+                                        dialect="nirconv"))
+    a, b = results
+    np.testing.assert_allclose(a.recorded["conv"], b.recorded["conv"], atol=1e-12)
+    np.testing.assert_array_equal(a.recorded["pool"], b.recorded["pool"])
+    np.testing.assert_array_equal(a.output, b.output)
+    assert a.synops == b.synops and a.spikes_per_node == b.spikes_per_node
+    assert a.spikes_per_node["lif"] > 0
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x[0]), torch.from_numpy(conv.weight),
+                                     padding=1).numpy()
+    np.testing.assert_allclose(a.recorded["conv"][0], ref, atol=1e-12)
+
+
+def test_scale_op_float_and_integer():
+    from nirconv.equations.program import ScaleOp
+    from nirconv.errors import Unsupported
+
+    def program(scale, mode):
+        ops = (_op(InputOp, "in", [], (3,)),
+               _op(ScaleOp, "s", [("in", 0)], (3,), scale=np.asarray(scale)),
+               _op(OutputOp, "out", [("s", 0)], (3,)))
+        return Program(ops=ops, inputs=("in",), outputs=("out",), mode=mode)
+
+    x = np.array([[[1, -2, 3]], [[4, 0, -1]]])
+    out = run(program([0.5, 2.0, -1.0], "float"), x.astype(float)).output
+    np.testing.assert_array_equal(out[:, 0], [[0.5, -4, -3], [2, 0, 1]])
+    out = run(program([3, -2, 1], "int"), x).output
+    assert out.dtype == np.int64 and out[:, 0].tolist() == [[3, 4, 3], [12, 0, -1]]
+    with pytest.raises(Unsupported, match="integer Scale"):
+        run(program([0.5, 1, 1], "int"), x)
+
+
+def test_conv1d_and_avgpool_in_a_float_graph():
+    import torch
+    from nirconv.equations.program import ConvOp, PoolOp
+
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(3, 2, 3))
+    ops = (_op(InputOp, "in", [], (2, 9)),
+           ConvOp(name="c", inputs=(Edge("in"),), in_shape=(2, 9), out_shape=(3, 4), weight=w,
+                  bias=np.array([0.1, 0.2, 0.3]), stride=(2,), padding=(0,), dilation=(1,)),
+           _op(OutputOp, "out", [("c", 0)], (3, 4)))
+    program = Program(ops=ops, inputs=("in",), outputs=("out",), mode="float")
+    x = (rng.random((4, 2, 2, 9)) < 0.5) * 1.0
+    want = torch.nn.functional.conv1d(torch.from_numpy(x.reshape(8, 2, 9)), torch.from_numpy(w),
+                                      torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64),
+                                      stride=2).numpy().reshape(4, 2, 3, 4)
+    np.testing.assert_allclose(run(program, x).output, want, atol=1e-12)
+    ops = (_op(InputOp, "in", [], (1, 4, 4)),
+           PoolOp(name="p", inputs=(Edge("in"),), in_shape=(1, 4, 4), out_shape=(1, 2, 2),
+                  kernel=(2, 2), stride=(2, 2), padding=(0, 0), mode="avg"),
+           _op(OutputOp, "out", [("p", 0)], (1, 2, 2)))
+    x = np.arange(16.0).reshape(1, 1, 1, 4, 4)
+    out = run(Program(ops=ops, inputs=("in",), outputs=("out",), mode="float"), x).output
+    assert out[0, 0, 0].tolist() == [[2.5, 4.5], [10.5, 12.5]]
+    with pytest.raises(Exception, match="SumPool2d"):
+        run(Program(ops=ops, inputs=("in",), outputs=("out",), mode="int"), x.astype(np.int64))
+
+
+@pytest.mark.parametrize("density", [1.0, 0.2])  # dense path / event path
+def test_integer_weight_ops_are_exact_beyond_float64(density):
+    from nirconv.equations.program import ConvOp
+
+    rng = np.random.default_rng(7)
+    w = rng.integers(-2 ** 40, 2 ** 40, (4, 6))
+    ops = (_op(InputOp, "in", [], (6,)),
+           AffineOp(name="a", inputs=(Edge("in"),), in_shape=(6,), out_shape=(4,), weight=w),
+           _op(OutputOp, "out", [("a", 0)], (4,)))
+    x = rng.integers(-2 ** 19, 2 ** 19, (3, 2, 6)) * (rng.random((3, 2, 6)) < density)
+    got = run(Program(ops=ops, inputs=("in",), outputs=("out",), mode="int"), x).output
+    want = [[[sum(int(w[o, i]) * int(x[t, b, i]) for i in range(6)) for o in range(4)]
+             for b in range(2)] for t in range(3)]
+    assert got.tolist() == want
+    wc = rng.integers(-2 ** 40, 2 ** 40, (2, 1, 3))
+    ops = (_op(InputOp, "in", [], (1, 5)),
+           ConvOp(name="c", inputs=(Edge("in"),), in_shape=(1, 5), out_shape=(2, 3), weight=wc,
+                  stride=(1,), padding=(0,), dilation=(1,)),
+           _op(OutputOp, "out", [("c", 0)], (2, 3)))
+    xc = rng.integers(-2 ** 19, 2 ** 19, (2, 1, 1, 5)) * (rng.random((2, 1, 1, 5)) < density)
+    got = run(Program(ops=ops, inputs=("in",), outputs=("out",), mode="int"), xc).output
+    want = [[[[sum(int(wc[o, 0, k]) * int(xc[t, 0, 0, p + k]) for k in range(3))
+               for p in range(3)] for o in range(2)]] for t in range(2)]
+    assert got.tolist() == want

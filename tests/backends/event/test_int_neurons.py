@@ -170,3 +170,26 @@ def test_float32_lif_rounds_every_operation_in_order(make_program):
                 v = np.float32(v - th) if reset == "subtract" else np.float32(-0.25)
             want.append(int(s))
         assert got.tolist() == want
+
+
+def test_speck_v_init_and_custom_bounds(trajectory):
+    # v: 2 + 0 + 1 = 3 -> 1 spike, 0; then clip(0 - 20 + 1, v_min -10) = -10; -10 + 1 = -9
+    r = speck(v_init=I(2), v_min=-10, v_max=100)
+    assert trajectory(r, [0, -20, 0], "int") == [1, 0, 0]
+
+
+def test_bitshift_narrow_state_and_v_init(trajectory):
+    # 8-bit state: isyn = sat8(300) = 127; dv = 127 - (v_init 20 >> 15 = 0 -> sign 1) = 126;
+    # v = sat8(20 + 126) = 127; next: isyn 0, dv = -(127 >> 15 -> 1) = -1, v = 126
+    r = bitshift(dash_mem=I(15), dash_syn=None, state_bits=8, v_init=I(20))
+    assert trajectory(r, [300, 0], "int") == [127, 126]
+
+
+def test_loihi_current_decay_du(trajectory):
+    # du = 4095: the current is forgotten every step (factor 4096 - 4096 = 0): u = a_in << 6
+    r = loihi(du=I(4095), dv=I(4095))
+    # v: y = v*1 >> 12 = 1 for v = 8192 (8192 >> 12 = 2): 8192; then 2 + 0; then 0 + 64*5
+    assert trajectory(r, [128, 0, 5], "int") == [8192, 2, 320]
+    # du = 2047: x = u * 2048 >> 12 = u / 2 (toward zero): u 8192, 4096, 2048; dv = 4095 (v ≈ u)
+    r = loihi(du=I(2047), dv=I(4095))
+    assert trajectory(r, [128, 0, 0], "int") == [8192, 4098, 2049]

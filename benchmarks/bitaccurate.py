@@ -1,0 +1,328 @@
+"""Samples per second: the torch backend vs the event backend (integer mode) vs norse.
+
+    OMP_NUM_THREADS=1 python benchmarks/bitaccurate.py [--device cpu|cuda] [--batches 1,32,256]
+                                                      [--timesteps 16] [--nets cnn,lif3x1024]
+
+Two graphs, each as a quantized integer Program (run by both nirconv backends, checked equal bit
+for bit on every run) and as the float NIR graph of the same weights (run by ``norse.torch.from_nir``):
+
+* ``cnn``: the demo's digits CNN on 8x8 inputs (conv 16 - pool - conv 32 - pool - fc 64 - fc 10),
+  exported for Speck through nirconv's pipeline when that works; otherwise an equivalent quantized
+  Speck network with the same layer sizes is built here (the script says which it ran).
+* ``lif3x1024``: 1024 inputs -> 3 x (Linear 1024x1024 -> LIF), BitShiftLIF (generic target).
+
+Reports the ratios side by side; the goal is torch >= 20x event at batch 256 on CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from nirconv.equations.neurons import BitShiftLIF, SpeckIAF  # noqa: E402
+from nirconv.equations.program import (AffineOp, ConvOp, Edge, FlattenOp, InputOp,  # noqa: E402
+                                       NeuronOp, OutputOp, PoolOp, Program)
+
+DT = 1e-3
+
+
+# ------------------------------------------------------------------------------------------------
+# graphs: (integer Program, float NIR graph for norse, input maker)
+
+def _conv_out(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+class NetBuilder:
+    """Builds the integer Program and the float NIR graph of the same layers side by side."""
+
+    def __init__(self, in_shape, family):
+        import nir
+        self.nir = nir
+        self.family = family
+        self.shape = tuple(in_shape)
+        self.ops = [InputOp(name="input", inputs=(), in_shape=self.shape, out_shape=self.shape)]
+        self.nodes = {"input": nir.Input(np.array(self.shape))}
+        self.edges = []
+        self.last = "input"
+
+    def _add(self, op, node):
+        self.ops.append(op)
+        self.nodes[op.name] = node
+        self.edges.append((self.last, op.name))
+        self.last, self.shape = op.name, tuple(op.out_shape)
+
+    def conv(self, name, weight):
+        c_out, _, k, _ = weight.shape
+        out = (c_out, _conv_out(self.shape[1], k, 1, 1), _conv_out(self.shape[2], k, 1, 1))
+        self._add(ConvOp(name=name, inputs=(Edge(self.last),), in_shape=self.shape, out_shape=out,
+                         weight=weight, bias=None, stride=(1, 1), padding=(1, 1),
+                         dilation=(1, 1), groups=1),
+                  self.nir.Conv2d(input_shape=self.shape[1:], weight=weight.astype(float),
+                                  stride=1, padding=1, dilation=1, groups=1,
+                                  bias=np.zeros(c_out)))
+
+    def pool(self, name):
+        out = (self.shape[0], self.shape[1] // 2, self.shape[2] // 2)
+        self._add(PoolOp(name=name, inputs=(Edge(self.last),), in_shape=self.shape, out_shape=out,
+                         kernel=(2, 2), stride=(2, 2), padding=(0, 0), mode="sum"),
+                  self.nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                     padding=np.array([0, 0])))
+
+    def flatten(self, name):
+        n = int(np.prod(self.shape))
+        self._add(FlattenOp(name=name, inputs=(Edge(self.last),), in_shape=self.shape,
+                            out_shape=(n,)),
+                  # norse applies torch's Flatten to (B, ...): start_dim=1 (read untyped)
+                  self.nir.Flatten(input_type={"input": np.array(self.shape)}, start_dim=1,
+                                   end_dim=-1))
+
+    def linear(self, name, weight):
+        self._add(AffineOp(name=name, inputs=(Edge(self.last),), in_shape=self.shape,
+                           out_shape=(weight.shape[0],), weight=weight, bias=None),
+                  self.nir.Linear(weight=weight.astype(float)))
+
+    def neuron(self, name, record, node):
+        self._add(NeuronOp(name=name, inputs=(Edge(self.last),), in_shape=self.shape,
+                           out_shape=self.shape, neuron=record), node)
+
+    def finish(self):
+        self.ops.append(OutputOp(name="output", inputs=(Edge(self.last),), in_shape=self.shape,
+                                 out_shape=self.shape))
+        self.nodes["output"] = self.nir.Output(np.array(self.shape))
+        self.edges.append((self.last, "output"))
+        program = Program(ops=tuple(self.ops), inputs=("input",), outputs=("output",),
+                          mode="int", family=self.family, dt=DT)
+        graph = self.nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata={"dt": DT},
+                                  type_check=False)
+        return program, graph
+
+
+def speck_if(shape, threshold, builder):
+    rec = SpeckIAF(shape=shape, threshold=np.full(shape, threshold, dtype=np.int64),
+                   bias=np.zeros(shape, np.int64), v_init=np.zeros(shape, np.int64))
+    node = builder.nir.IF(r=np.ones(shape), v_threshold=np.full(shape, float(threshold)))
+    return rec, node
+
+
+def calibrate(make, inputs, layers, rate=0.1, steps=16, batch=8, rounds=4):
+    """Thresholds giving each layer about ``rate`` spikes per neuron and step, layer by layer
+    (so that the event backend sees a realistic, not a silent or saturated, network)."""
+    from nirconv.backends.torch import run
+    rng = np.random.default_rng(123)
+    x = inputs(batch, steps, rng)
+    th = [1 << 40] * len(layers)
+    for i, (weight_name, neuron_name) in enumerate(layers):
+        program, _ = make(th)
+        drive = run(program, x, record=(weight_name,)).recorded[weight_name]
+        th[i] = max(1, int(np.maximum(drive.mean(axis=(0, 1)), 0).mean() / rate))
+        for _ in range(rounds):
+            program, _ = make(th)
+            got = run(program, x, record=(neuron_name,)).recorded[neuron_name].mean()
+            th[i] = max(1, int(th[i] * float(np.clip(got / rate, 0.25, 4.0))))
+    return make(th)
+
+
+def equivalent_cnn(seed=0):
+    """The demo CNN's layer sizes, int8 weights, thresholds calibrated to ~10 % activity."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.integers(-50, 80, (16, 1, 3, 3)), rng.integers(-60, 70, (32, 16, 3, 3)),
+               rng.integers(-60, 70, (64, 128)), rng.integers(-80, 90, (10, 64))]
+
+    def make(th):
+        b = NetBuilder((1, 8, 8), "speck")
+        for i in range(2):
+            b.conv(f"conv{i + 1}", weights[i])
+            b.neuron(f"if{i + 1}", *speck_if(b.shape, th[i], b))
+            b.pool(f"pool{i + 1}")
+        b.flatten("flat")
+        for i in range(2):
+            b.linear(f"fc{i + 1}", weights[2 + i])
+            b.neuron(f"if{i + 3}", *speck_if(b.shape, th[2 + i], b))
+        return b.finish()
+
+    def inputs(batch, steps, rng):  # digits-like images as an integer current (0..16)
+        img = rng.integers(0, 17, (batch, 1, 8, 8)) * (rng.random((batch, 1, 8, 8)) < 0.5)
+        return np.broadcast_to(img, (steps, *img.shape)).astype(np.int64).copy()
+
+    layers = [("conv1", "if1"), ("conv2", "if2"), ("fc1", "if3"), ("fc2", "if4")]
+    program, graph = calibrate(make, inputs, layers)
+    return "cnn (equivalent, speck)", program, graph, inputs
+
+
+def demo_cnn():
+    """The demo's trained CNN through convert -> to_nir -> export(speck), if the pipeline works."""
+    import nirconv
+    from nirconv.conversion.digits import trained_digits_cnn
+    from nirconv.simulation import prepare_input, to_program
+    model, data = trained_digits_cnn(seed=0)
+    snn = nirconv.convert(model, data.x_train[:256], readout="spikes")
+    graph = nirconv.to_nir(snn)
+    deployed = nirconv.export(graph, target="speck", calibration=data.x_train[:256])
+    program = to_program(deployed)
+    pool = data.x_test.numpy()
+
+    def inputs(batch, steps, rng):
+        idx = rng.integers(0, len(pool), batch)
+        return prepare_input(program, pool[idx], steps)
+
+    return "cnn (demo, speck)", program, graph, inputs
+
+
+def lif3x1024(seed=0, n=1024):
+    rng = np.random.default_rng(seed)
+    weights = [rng.integers(-128, 128, (n, n)) + 8 for _ in range(3)]
+    dash = 3  # tau = dt * 2**dash in BitShiftLIF terms
+
+    def make(th):
+        b = NetBuilder((n,), "generic")
+        for i in range(3):
+            b.linear(f"fc{i + 1}", weights[i])
+            rec = BitShiftLIF(shape=(n,), threshold=np.full(n, th[i]), bias=np.zeros(n, np.int64),
+                              v_init=np.zeros(n, np.int64), dash_mem=np.full(n, dash),
+                              dash_syn=None)
+            node = b.nir.LIF(tau=np.full(n, DT * 2 ** dash), r=np.full(n, 2.0 ** dash),
+                             v_leak=np.zeros(n), v_threshold=np.full(n, float(th[i])))
+            b.neuron(f"lif{i + 1}", rec, node)
+        return b.finish()
+
+    def inputs(batch, steps, rng):  # Poisson-like input spikes, 10 % per step
+        return (rng.random((steps, batch, n)) < 0.1).astype(np.int64)
+
+    layers = [(f"fc{i + 1}", f"lif{i + 1}") for i in range(3)]
+    program, graph = calibrate(make, inputs, layers)
+    return "lif 3x1024 (generic)", program, graph, inputs
+
+
+# ------------------------------------------------------------------------------------------------
+# runners
+
+def time_event(program, x):
+    from nirconv.backends.event import run
+    start = time.perf_counter()
+    result = run(program, x)
+    return time.perf_counter() - start, result
+
+
+def time_torch(program, x, device):
+    from nirconv.backends.torch import run
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    result = run(program, x, device=device)
+    return time.perf_counter() - start, result
+
+
+def norse_module(graph, device):
+    import norse.torch as nt
+    return nt.from_nir(graph, dt=DT).to(device)
+
+
+def time_norse(module, x, device):
+    xs = torch.as_tensor(x, dtype=torch.float32, device=device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    with torch.no_grad():
+        state = None
+        for t in range(xs.shape[0]):
+            _, state = module(xs[t], state)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def measure(name, program, graph, inputs, batches, steps, device, skip_event_above):
+    rng = np.random.default_rng(1)
+    try:
+        norse = norse_module(graph, device)
+    except Exception as e:  # a peer that cannot load the graph is reported, not fatal
+        print(f"  norse cannot run {name}: {type(e).__name__}: {e}")
+        norse = None
+    x0 = inputs(1, 2, rng)
+    time_torch(program, x0, device)  # warm-up (allocator, kernels)
+    if norse is not None:
+        time_norse(norse, x0, device)
+    rows = []
+    for batch in batches:
+        x = inputs(batch, steps, rng)
+        t_torch, r_torch = time_torch(program, x, device)
+        t_event = r_event = None
+        if batch <= skip_event_above:
+            t_event, r_event = time_event(program, x)
+        t_norse = time_norse(norse, x, device) if norse is not None else None
+        exact = "n/a" if r_event is None else (
+            "yes" if all(np.array_equal(r_torch.outputs[k], r_event.outputs[k])
+                         for k in r_torch.outputs)
+            and r_torch.spikes_per_node == r_event.spikes_per_node else "NO")
+        spikes = sum(r_torch.spikes_per_node.values())
+        rows.append(dict(net=name, batch=batch, event=t_event and batch / t_event,
+                         torch=batch / t_torch, norse=t_norse and batch / t_norse, exact=exact,
+                         spikes=spikes / batch))
+        print_row(rows[-1])
+    return rows
+
+
+def fmt(v, digits=1):
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+
+HEADER = (f"{'graph':<24} {'batch':>5} {'event/s':>10} {'torch/s':>10} {'norse/s':>10} "
+          f"{'torch/event':>11} {'torch/norse':>11} {'bit-exact':>9} {'spikes/sample':>13}")
+
+
+def print_row(r):
+    ratio_e = r["torch"] / r["event"] if r["event"] else None
+    ratio_n = r["torch"] / r["norse"] if r["norse"] else None
+    print(f"{r['net']:<24} {r['batch']:>5} {fmt(r['event']):>10} {fmt(r['torch']):>10} "
+          f"{fmt(r['norse']):>10} {fmt(ratio_e, 2):>11} {fmt(ratio_n, 2):>11} {r['exact']:>9} "
+          f"{fmt(r['spikes'], 0):>13}", flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--batches", default="1,32,256")
+    ap.add_argument("--timesteps", type=int, default=16)
+    ap.add_argument("--nets", default="cnn,lif3x1024")
+    ap.add_argument("--equivalent-cnn", action="store_true",
+                    help="skip the demo pipeline; use the equivalent quantized CNN")
+    ap.add_argument("--skip-event-above", type=int, default=10 ** 9,
+                    help="do not run the (slow) event backend above this batch size")
+    args = ap.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch sees no CUDA GPU")
+    batches = [int(b) for b in args.batches.split(",")]
+    print(f"torch {torch.__version__}, device {args.device}"
+          f"{' (' + torch.cuda.get_device_name() + ')' if args.device == 'cuda' else ''}, "
+          f"threads {torch.get_num_threads()}, T = {args.timesteps}; samples per second")
+    nets = []
+    for name in args.nets.split(","):
+        if name == "cnn":
+            try:
+                if args.equivalent_cnn:
+                    raise RuntimeError("--equivalent-cnn")
+                nets.append(demo_cnn())
+            except Exception as e:  # the demo pipeline is built in parallel: say why, fall back
+                print(f"  demo CNN pipeline not used ({type(e).__name__}: {str(e)[:120]}); "
+                      "running the equivalent quantized CNN")
+                nets.append(equivalent_cnn())
+        elif name == "lif3x1024":
+            nets.append(lif3x1024())
+        else:
+            sys.exit(f"unknown net {name!r}")
+    print(HEADER)
+    rows = []
+    for net in nets:
+        rows += measure(*net, batches, args.timesteps, args.device, args.skip_event_above)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Our torch integer simulator on the xylo target vs SynSense's xylosim (bit-exact C++ engine).
+
+    OMP_NUM_THREADS=1 python benchmarks/xylo_vs_xylosim.py [--hidden 1000] [--steps 1000]
+        [--batch 256] [--vendor-samples 16] [--device cpu] [--threads 1]
+
+A XyloAudio 2-shaped network (16 inputs, 1000 recurrent hidden neurons with fan-out <= 64, 8 outputs,
+int8 weights, bit-shift decays), random input events (up to 15 per channel and step), T = 1000.
+xylosim runs one sample at a time (it is not batched): timed on --vendor-samples samples; ours runs
+--batch samples at once. Both outputs are compared on the samples xylosim ran (must be identical).
+Prints samples/s of each and the ratio side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def xylo_network(rng, n_in=16, n_hid=1000, n_out=8, fan_out=64):
+    from nirconv.vendors.xylo import XyloSpec
+
+    w_in = rng.integers(-128, 128, (n_in, n_hid)) * (rng.random((n_in, n_hid)) < 0.25)
+    w_rec = np.zeros((n_hid, n_hid), np.int64)
+    w_out = np.zeros((n_hid, n_out), np.int64)
+    for pre in range(n_hid):
+        targets = rng.choice(n_hid + n_out, size=fan_out, replace=False)
+        weights = rng.integers(-128, 128, fan_out)
+        rec = targets < n_hid
+        w_rec[pre, targets[rec]] = weights[rec]
+        w_out[pre, targets[~rec] - n_hid] = weights[~rec]
+    z = lambda m: np.stack([m, np.zeros_like(m)], axis=2).astype(np.int64)
+    return XyloSpec(weights_in=z(w_in), weights_rec=z(w_rec), weights_out=w_out,
+                    dash_mem=rng.integers(2, 6, n_hid), dash_mem_out=np.full(n_out, 3),
+                    dash_syn=rng.integers(1, 4, n_hid), dash_syn_2=np.zeros(n_hid, np.int64),
+                    dash_syn_out=np.full(n_out, 2), threshold=rng.integers(1500, 4000, n_hid),
+                    threshold_out=np.full(n_out, 3000), bias=np.zeros(n_hid, np.int64),
+                    bias_out=np.zeros(n_out, np.int64), weight_shift_in=4, weight_shift_rec=2,
+                    weight_shift_out=3, dt=1e-3)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hidden", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--vendor-samples", type=int, default=16)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    import torch
+
+    from nirconv.backends.torch import run
+    from nirconv.vendors.xylo import XyloSimLayer, program_from_spec
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    spec = xylo_network(rng, n_hid=args.hidden)
+    program = program_from_spec(spec)
+    x = (rng.integers(1, 16, (args.steps, args.batch, 16))
+         * (rng.random((args.steps, args.batch, 16)) < 0.2)).astype(np.int64)
+
+    run(program, x[:20, :2], device=args.device)  # warm-up (kernel selection, allocations)
+    t0 = time.perf_counter()
+    ours = run(program, x, device=args.device)
+    t_ours = time.perf_counter() - t0
+    out = np.asarray(ours.outputs["output"])
+
+    sim = XyloSimLayer(spec)
+    n_vendor = min(args.vendor_samples, args.batch)
+    t0 = time.perf_counter()
+    vendor = sim.run(x[:, :n_vendor])
+    t_vendor = time.perf_counter() - t0
+    sim.evolve(x[:, 0])
+    hidden = sim.hidden_spikes()
+
+    exact = np.array_equal(out[:, :n_vendor], vendor)
+    ours_sps = args.batch / t_ours
+    vendor_sps = n_vendor / t_vendor
+    print(f"network 16-{args.hidden}-8, fan-out 64, T = {args.steps}; device {args.device}, "
+          f"torch threads {args.threads}")
+    print(f"activity: hidden spikes/neuron/step {hidden.mean():.3f}, max count in a step "
+          f"{hidden.max()}, output spikes/sample {vendor.sum() / n_vendor:.1f}")
+    print(f"| simulator | samples | seconds | samples/s |")
+    print(f"|---|---|---|---|")
+    print(f"| nirconv torch integer (batch {args.batch}) | {args.batch} | {t_ours:.2f} | "
+          f"{ours_sps:.1f} |")
+    print(f"| xylosim 0.1.3 (one sample at a time) | {n_vendor} | {t_vendor:.2f} | "
+          f"{vendor_sps:.1f} |")
+    print(f"ratio ours / xylosim: {ours_sps / vendor_sps:.1f}x   outputs identical on the "
+          f"{n_vendor} shared samples: {exact}")
+    if not exact:
+        raise SystemExit("MISMATCH between nirconv and xylosim")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`nirconv export MODEL_OR_NIR --target NAME -o OUT [--force] [--json]`."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import nirconv
+from nirconv.cli import main
+from nirconv.targets.paper import braille_rnn, nmnist_cnn
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("export")
+    nirconv.save(nmnist_cnn(), d / "cnn.nir")
+    nirconv.save(braille_rnn(), d / "rnn.nir")
+    return d
+
+
+def test_export_fits_writes_a_quantized_graph(files, tmp_path, capsys):
+    out = tmp_path / "dep.nir"
+    assert main(["export", str(files / "rnn.nir"), "--target", "xylo", "-o", str(out),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fits"] is True and {"target", "violations", "warnings", "resources"} <= set(report)
+    dep = nirconv.load(out)
+    assert dep.metadata["arithmetic"] == "xylo" and dep.metadata["target"] == "xylo"
+    x = (np.random.default_rng(0).random((20, 2, 12)) < 0.3).astype(np.int64)
+    assert nirconv.simulate(dep, x).numpy().dtype.kind == "i"  # auto -> integer mode
+
+
+def test_does_not_fit_exit_1_and_no_file(files, tmp_path, capsys):
+    out = tmp_path / "dep.nir"
+    assert main(["export", str(files / "cnn.nir"), "--target", "xylo", "-o", str(out)]) == 1
+    assert not out.exists() and not list(tmp_path.iterdir())
+    assert "does not fit xylo" in capsys.readouterr().err
+
+
+def test_force_writes_and_still_exits_1(files, tmp_path, capsys):
+    small = tmp_path / "tiny.toml"
+    from nirconv.targets import path_of
+    small.write_text(path_of("loihi2").read_text().replace("count = { value = 128,",
+                                                           "count = { value = 2,"))
+    out = tmp_path / "dep.nir"
+    args = ["export", str(files / "cnn.nir"), "--target", str(small), "-o", str(out)]
+    assert main(args) == 1 and not out.exists()
+    assert main(args + ["--force", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["fits"] is False and report["violations"][0]["rule"] == "cores"
+    assert out.exists() and nirconv.load(out).metadata["fits"] in (0, False)
+
+
+def test_bad_inputs_exit_2(files, tmp_path, capsys):
+    out = tmp_path / "dep.nir"
+    assert main(["export", str(tmp_path / "missing.nir"), "--target", "xylo", "-o", str(out)]) == 2
+    assert main(["export", str(files / "rnn.nir"), "--target", "nochip", "-o", str(out)]) == 2
+    assert main(["export", str(files / "rnn.nir"), "--target", "xylo", "--format", "netx",
+                 "-o", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_calibration_sets_the_input_scale(files, tmp_path):
+    cal = tmp_path / "cal.npy"
+    np.save(cal, np.random.default_rng(0).random((16, 2, 34, 34)).astype(np.float32) * 4.0)
+    out = tmp_path / "dep.nir"
+    assert main(["export", str(files / "cnn.nir"), "--target", "speck", "--calibration", str(cal),
+                 "-o", str(out)]) == 0
+    meta = nirconv.load(out).metadata
+    assert meta["input_encoding"] == "rate" and meta["max_events"] == 1
+    assert meta["input_scale"] == pytest.approx(4.0, rel=1e-3)

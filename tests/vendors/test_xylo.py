@@ -1,0 +1,211 @@
+"""Xylo: the Rockpool .npz and agreement with SynSense's bit-exact simulator (xylosim).
+
+Our event and torch integer modes must give exactly xylosim's output spikes at every step for every
+sample, on random XyloAudio 2-shaped networks (16 inputs, recurrent hidden layer with fan-out <= 64,
+<= 8 outputs, several events per input per step, hidden neurons firing several spikes per step,
+saturating 16-bit sums) and on the NIR paper's braille-shaped net (12 -> 40 recurrent -> 7, dt 0.1 ms).
+"""
+from __future__ import annotations
+
+import gc
+import importlib
+
+import numpy as np
+import pytest
+
+from nirconv.errors import BadInput, Unsupported
+from nirconv.vendors import xylo
+from nirconv.vendors.xylo import (XyloSimLayer, program_from_spec, read_rockpool_npz,
+                                  spec_from_program, write_rockpool_npz)
+
+BACKENDS = ["event", "torch"]
+
+
+def _ours(backend, spec, x):
+    mod = importlib.import_module(f"nirconv.backends.{backend}")
+    return np.asarray(mod.run(program_from_spec(spec), x).outputs["output"])
+
+
+# --------------------------------------------------------------------------- format
+
+def test_npz_round_trip_keys_and_dtypes(tmp_path, xylo_helpers):
+    spec = xylo_helpers["random_spec"](np.random.default_rng(0), n_hid=40, bias=True, dt=1e-4)
+    path = tmp_path / "net.npz"
+    written = write_rockpool_npz(program_from_spec(spec), path)
+    with np.load(path, allow_pickle=False) as data:
+        assert set(data.files) == set(xylo.KEYS)
+        for key in data.files:
+            if key == "dt":
+                assert data[key].dtype == np.float64 and data[key] == 1e-4
+            elif key == "output_mode":
+                assert str(data[key]) == "Spike"
+            else:
+                assert np.issubdtype(data[key].dtype, np.integer), key
+        assert data["weights_in"].shape == (16, 40, 2)
+        assert data["weights_rec"].shape == (40, 40, 2)
+        assert data["weights_out"].shape == (40, 8)
+        assert data["aliases"].shape == (40, 1) and np.all(data["aliases"] == -1)
+    back = read_rockpool_npz(path)
+    for key, value in spec.arrays().items():
+        np.testing.assert_array_equal(back.arrays()[key], value, err_msg=key)
+        np.testing.assert_array_equal(written.arrays()[key], value, err_msg=key)
+
+
+def test_config_from_specification_spelling(xylo_helpers):
+    spec = xylo_helpers["random_spec"](np.random.default_rng(1), n_hid=10)
+    kwargs = xylo.config_kwargs(spec)
+    assert "bias_hidden" in kwargs and "bias" not in kwargs
+    assert "dt" not in kwargs and "output_mode" not in kwargs
+    assert kwargs["aliases"] == [[] for _ in range(10)]
+
+
+def test_reader_never_unpickles_and_names_the_field(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, weights_in=np.array([object()], dtype=object), weights_out=np.zeros((1, 1)))
+    with pytest.raises(BadInput) as err:
+        read_rockpool_npz(path)
+    assert str(path) in str(err.value)
+    ok = tmp_path / "extra.npz"
+    np.savez(ok, weights_in=np.zeros((2, 3, 2), np.int64), weights_out=np.zeros((3, 1), np.int64),
+             colour=np.zeros(1))
+    with pytest.raises(Unsupported, match="colour"):
+        read_rockpool_npz(ok)
+    bad = tmp_path / "range.npz"
+    np.savez(bad, weights_in=np.full((2, 3, 2), 300), weights_out=np.zeros((3, 1), np.int64))
+    with pytest.raises(BadInput, match="weights_in"):
+        read_rockpool_npz(bad)
+    with pytest.raises(BadInput, match="not found"):
+        read_rockpool_npz(tmp_path / "missing.npz")
+
+
+def test_write_refuses_what_xylo_cannot_express(tmp_path, xylo_helpers):
+    spec = xylo_helpers["random_spec"](np.random.default_rng(2), n_hid=12)
+    program = program_from_spec(spec)
+    import dataclasses
+    hidden = program.op("hidden")
+    bad = dataclasses.replace(hidden, neuron=dataclasses.replace(hidden.neuron, reset="zero"))
+    ops = tuple(bad if op.name == "hidden" else op for op in program.ops)
+    with pytest.raises(Unsupported) as err:
+        write_rockpool_npz(dataclasses.replace(program, ops=ops), tmp_path / "x.npz")
+    assert "hidden" in str(err.value) and "reset" in str(err.value)
+    assert not (tmp_path / "x.npz").exists()
+    with pytest.raises(Unsupported, match="metadata.arithmetic"):
+        spec_from_program(dataclasses.replace(program, family="generic"))
+
+
+def test_readout_delay_must_be_one_step(xylo_helpers):
+    import dataclasses
+    program = program_from_spec(xylo_helpers["random_spec"](np.random.default_rng(3), n_hid=12))
+    readout = program.op("readout")
+    same_step = dataclasses.replace(readout, inputs=(dataclasses.replace(readout.inputs[0], delay=0),))
+    ops = tuple(same_step if op.name == "readout" else op for op in program.ops)
+    with pytest.raises(Unsupported, match="delay"):
+        spec_from_program(dataclasses.replace(program, ops=ops))
+
+
+# --------------------------------------------------------------------------- the spec vs xylosim
+
+@pytest.mark.parametrize("seed,bias,max_events", [(0, False, 15), (1, True, 15), (2, True, 40)])
+def test_equations_docstring_equals_xylosim(need_xylosim, xylo_helpers, seed, bias, max_events):
+    """The BitShiftLIF docstring, transcribed (conftest.reference_run), equals xylosim at every
+    step: output spikes and hidden spike counts (inputs above 15 events are clipped to 15)."""
+    rng = np.random.default_rng(seed)
+    spec = xylo_helpers["random_spec"](rng, n_hid=80, bias=bias)
+    x = xylo_helpers["random_events"](rng, 150, 3, 16, max_events=max_events)
+    sim = XyloSimLayer(spec)
+    expected, hidden = xylo_helpers["reference_run"](spec, x, record_hidden=True)
+    np.testing.assert_array_equal(sim.run(x), expected)
+    sim.evolve(x[:, 2])
+    np.testing.assert_array_equal(sim.hidden_spikes(), hidden[:, 2])
+    assert hidden.max() == 31 and (hidden > 1).mean() > 0.05  # several spikes per step
+
+
+def test_saturation_order_is_observable(need_xylosim, xylo_helpers):
+    """The test networks do saturate: summing a step's events before saturating (instead of
+    saturating after each event in xylosim's order) changes xylosim's hidden spikes."""
+    rng = np.random.default_rng(4)
+    spec = xylo_helpers["random_spec"](rng, n_hid=80)
+    x = xylo_helpers["random_events"](rng, 100, 1, 16)
+    sim = XyloSimLayer(spec)
+    sim.evolve(x[:, 0])
+    ordered = sim.hidden_spikes()
+    w_in = spec.weights_in[:, :, 0] << spec.weight_shift_in
+    isyn_sum = np.abs(x[:, 0] @ w_in)  # |unsaturated input sums| of step t alone
+    assert (isyn_sum > 32767).any(), "no 16-bit saturation in the test network"
+    unordered = _unordered_hidden(spec, x[:, 0])
+    assert not np.array_equal(ordered, unordered)
+
+
+def _unordered_hidden(spec, raster):
+    """Hidden spikes with 'sum all events, then saturate once' (what a plain matmul would do)."""
+    sat = lambda a: np.clip(a, -32768, 32767)
+    decay = lambda a, d: np.where(((a >> d) == 0) & (a != 0), np.sign(a), a >> d)
+    w_in = spec.weights_in[:, :, 0] << spec.weight_shift_in
+    w_rec = spec.weights_rec[:, :, 0] << spec.weight_shift_rec
+    v = np.zeros(spec.n_hidden, np.int64)
+    i = np.zeros(spec.n_hidden, np.int64)
+    prev = np.zeros(spec.n_hidden, np.int64)
+    out = []
+    for t in range(raster.shape[0]):
+        i = sat(i + np.minimum(raster[t], 15) @ w_in + prev @ w_rec)
+        i = i - decay(i, spec.dash_syn)
+        v = sat(v + sat(-decay(v, spec.dash_mem) + i))
+        n = np.zeros_like(v)
+        for _ in range(31):
+            f = v >= spec.threshold
+            n += f
+            v = v - spec.threshold * f
+        prev = n
+        out.append(n)
+    return np.stack(out)
+
+
+def test_layer_keeps_its_synapses_alive(need_xylosim, xylo_helpers):
+    """xylosim's XyloLayer does not own its XyloSynapse lists: ours holds them."""
+    spec = xylo_helpers["random_spec"](np.random.default_rng(5), n_hid=30)
+    x = xylo_helpers["random_events"](np.random.default_rng(6), 50, 1, 16)
+    sim = XyloSimLayer(spec)
+    first = sim.run(x)
+    gc.collect()
+    _ = [object() for _ in range(10000)]  # churn the allocator
+    np.testing.assert_array_equal(sim.run(x), first)
+
+
+# --------------------------------------------------------------------------- ours vs xylosim
+
+NETS = {
+    # name: (n_in, n_hid, n_out, fan_out, T, B, bias, dt)
+    "xa2_small": (16, 64, 8, 64, 300, 4, False, 1e-3),
+    "xa2_bias": (16, 200, 8, 64, 200, 3, True, 1e-3),
+    "braille": (12, 40, 7, 47, 300, 4, False, 1e-4),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("net", sorted(NETS))
+def test_ours_equals_xylosim(need_xylosim, xylo_helpers, backend, net):
+    n_in, n_hid, n_out, fan_out, T, B, bias, dt = NETS[net]
+    rng = np.random.default_rng(sorted(NETS).index(net) + 10)
+    spec = xylo_helpers["random_spec"](rng, n_in=n_in, n_hid=n_hid, n_out=n_out, fan_out=fan_out,
+                                       bias=bias, dt=dt)
+    x = xylo_helpers["random_events"](rng, T, B, n_in)
+    expected = XyloSimLayer(spec).run(x)
+    assert expected.sum() > 0
+    np.testing.assert_array_equal(_ours(backend, spec, x), expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ours_equals_xylosim_membrane_readout(need_xylosim, xylo_helpers, backend):
+    """Vmem readout (Rockpool's output_mode "Vmem"): the readout membranes at every step."""
+    import dataclasses
+    rng = np.random.default_rng(7)
+    spec = xylo_helpers["random_spec"](rng, n_hid=50, weight_shift=(3, 2, 0), threshold=(8000, 20000))
+    spec = dataclasses.replace(spec, output_mode="Vmem", dash_mem_out=np.full(spec.n_out, 1),
+                               threshold_out=np.full(spec.n_out, xylo.VMEM_READOUT_THRESHOLD))
+    x = xylo_helpers["random_events"](rng, 120, 2, 16)
+    expected = XyloSimLayer(spec).run(x)
+    ours = _ours(backend, spec, x)
+    # On Xylo a membrane readout still fires at its threshold (32767, the largest); our readout
+    # does not. The two agree while the membrane stays below it, as here:
+    assert ours.max() < xylo.VMEM_READOUT_THRESHOLD and np.abs(ours).max() > 1000
+    np.testing.assert_array_equal(ours, expected)
