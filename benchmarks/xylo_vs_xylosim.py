@@ -17,9 +17,17 @@ import time
 import numpy as np
 
 
-def xylo_network(rng, n_in=16, n_hid=1000, n_out=8, fan_out=64):
+REGIMES = {
+    # name: (hidden threshold range, (shift_in, shift_rec, shift_out), input event density)
+    "typical": ((16000, 30000), (4, 0, 4), 0.1),
+    "saturating": ((1500, 4000), (4, 2, 3), 0.2),
+}
+
+
+def xylo_network(rng, n_in=16, n_hid=1000, n_out=8, fan_out=64, regime="typical"):
     from nirconv.vendors.xylo import XyloSpec
 
+    (th_lo, th_hi), shifts, _ = REGIMES[regime]
     w_in = rng.integers(-128, 128, (n_in, n_hid)) * (rng.random((n_in, n_hid)) < 0.25)
     w_rec = np.zeros((n_hid, n_hid), np.int64)
     w_out = np.zeros((n_hid, n_out), np.int64)
@@ -33,10 +41,10 @@ def xylo_network(rng, n_in=16, n_hid=1000, n_out=8, fan_out=64):
     return XyloSpec(weights_in=z(w_in), weights_rec=z(w_rec), weights_out=w_out,
                     dash_mem=rng.integers(2, 6, n_hid), dash_mem_out=np.full(n_out, 3),
                     dash_syn=rng.integers(1, 4, n_hid), dash_syn_2=np.zeros(n_hid, np.int64),
-                    dash_syn_out=np.full(n_out, 2), threshold=rng.integers(1500, 4000, n_hid),
+                    dash_syn_out=np.full(n_out, 2), threshold=rng.integers(th_lo, th_hi, n_hid),
                     threshold_out=np.full(n_out, 3000), bias=np.zeros(n_hid, np.int64),
-                    bias_out=np.zeros(n_out, np.int64), weight_shift_in=4, weight_shift_rec=2,
-                    weight_shift_out=3, dt=1e-3)
+                    bias_out=np.zeros(n_out, np.int64), weight_shift_in=shifts[0],
+                    weight_shift_rec=shifts[1], weight_shift_out=shifts[2], dt=1e-3)
 
 
 def main():
@@ -48,6 +56,9 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--regime", choices=sorted(REGIMES), default="typical",
+                    help="typical: ~0.15 hidden spikes/neuron/step; saturating: several spikes "
+                         "per step and many saturating 16-bit sums (the agreement tests' regime)")
     args = ap.parse_args()
 
     import torch
@@ -57,10 +68,11 @@ def main():
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
-    spec = xylo_network(rng, n_hid=args.hidden)
+    spec = xylo_network(rng, n_hid=args.hidden, regime=args.regime)
     program = program_from_spec(spec)
+    density = REGIMES[args.regime][2]
     x = (rng.integers(1, 16, (args.steps, args.batch, 16))
-         * (rng.random((args.steps, args.batch, 16)) < 0.2)).astype(np.int64)
+         * (rng.random((args.steps, args.batch, 16)) < density)).astype(np.int64)
 
     run(program, x[:20, :2], device=args.device)  # warm-up (kernel selection, allocations)
     t0 = time.perf_counter()
@@ -79,8 +91,8 @@ def main():
     exact = np.array_equal(out[:, :n_vendor], vendor)
     ours_sps = args.batch / t_ours
     vendor_sps = n_vendor / t_vendor
-    print(f"network 16-{args.hidden}-8, fan-out 64, T = {args.steps}; device {args.device}, "
-          f"torch threads {args.threads}")
+    print(f"network 16-{args.hidden}-8, fan-out 64, T = {args.steps}, regime {args.regime}; "
+          f"device {args.device}, torch threads {args.threads}")
     print(f"activity: hidden spikes/neuron/step {hidden.mean():.3f}, max count in a step "
           f"{hidden.max()}, output spikes/sample {vendor.sum() / n_vendor:.1f}")
     print(f"| simulator | samples | seconds | samples/s |")

@@ -161,8 +161,9 @@ def gather(fan: FanOut, nz: np.ndarray, values: np.ndarray, unit_values: bool = 
 def scatter_sum(targets: np.ndarray, contrib: np.ndarray, size: int, integer: bool,
                 bound: float) -> np.ndarray:
     """Σ of ``contrib`` per target. Integers: exact (float64 only while ``bound`` < 2**52)."""
-    if not integer:
-        return np.bincount(targets, weights=contrib, minlength=size)
+    if not integer:  # (bincount of no targets returns int64 even with weights)
+        return np.bincount(targets, weights=contrib, minlength=size).astype(np.float64,
+                                                                             copy=False)
     if bound < EXACT_FLOAT_INT:
         return np.rint(np.bincount(targets, weights=contrib, minlength=size)).astype(np.int64)
     out = np.zeros(size, dtype=np.int64)

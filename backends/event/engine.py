@@ -22,6 +22,7 @@ from nirconv.errors import BadInput
 from .kernels import ConnectionKernel, Ctx, NeuronKernel, make_kernel
 
 STREAMING_INPUTS = ("rate", "spikes")  # integer input encodings whose values are event counts
+XYLO_INPUT_EVENTS = 15  # BitShiftLIF docstring: an input channel's count above 15 counts as 15
 
 
 class _Ring:
@@ -90,13 +91,17 @@ class _Plan:
             if _is_ordered_neuron(op):
                 ordered_feeders.update(e.src for e in op.inputs)
         counted, binary = value_kinds(program)
+        self.from_input = reads_input(program)
         self.kernels: dict = {}
         for op in program.ops:
             srcs = [e.src for e in op.inputs]
+            ordered_feeder = op.name in ordered_feeders
             ctx = Ctx(batch=batch, integer=integer,
                       counted_input=bool(srcs) and all(counted[s] for s in srcs),
                       binary_input=len(srcs) == 1 and binary[srcs[0]],
-                      keep_stream=op.name in ordered_feeders, source=program.source)
+                      keep_stream=ordered_feeder, source=program.source,
+                      stream_cap=(XYLO_INPUT_EVENTS if ordered_feeder and srcs
+                                  and all(self.from_input[s] for s in srcs) else None))
             self.kernels[op.name] = make_kernel(op, ctx)
         self.ordered_feeders = ordered_feeders
         self.rings = {name: _Ring(max_delay[name] + 1) for name in ops}
@@ -115,7 +120,7 @@ def _spike_output(op) -> tuple[bool, bool]:
     if isinstance(op, NeuronOp):
         rec = op.neuron
         if isinstance(rec, NeuronFloat):
-            return rec.spiking, rec.spiking
+            return rec.spiking, rec.spiking and rec.max_spikes == 1
         if isinstance(rec, (LoihiCubaLIF, BitShiftLIF)):
             spiking = (rec.vth if isinstance(rec, LoihiCubaLIF) else rec.threshold) is not None
             return spiking, spiking and isinstance(rec, LoihiCubaLIF)
@@ -152,6 +157,18 @@ def value_kinds(program: Program) -> tuple[dict, dict]:
     return counted, binary
 
 
+def reads_input(program: Program) -> dict:
+    """Ops whose values come straight from an Input (through Flatten): Xylo's input channels."""
+    out = {}
+    for op in program.ops:
+        if isinstance(op, InputOp):
+            out[op.name] = True
+        else:
+            out[op.name] = (isinstance(op, FlattenOp) and bool(op.inputs)
+                            and all(out.get(e.src, False) for e in op.inputs))
+    return out
+
+
 def _is_ordered_neuron(op) -> bool:
     rec = getattr(op, "neuron", None)
     return getattr(rec, "accumulate", None) == "ordered"
@@ -181,6 +198,8 @@ def _ordered_streams(plan: _Plan, op, t: int) -> list:
             value = plan.rings[e.src].get(t - e.delay)
             stream = None
             if value is not None:
+                if plan.from_input[e.src]:  # Xylo: an input channel delivers at most 15 events
+                    value = np.minimum(value, XYLO_INPUT_EVENTS)
                 flat = value.reshape(-1)
                 nz = np.flatnonzero(flat)
                 stream = (nz, flat[nz])

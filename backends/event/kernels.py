@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Ctx:
     counted_input: bool  # the arriving values are spike counts (all sources spiking)
     binary_input: bool  # the arriving values are 0/1 (one binary source)
     keep_stream: bool  # a consumer accumulates this op's events one by one (Xylo "ordered")
+    stream_cap: Optional[int] = None  # events per input element per step in that stream (Xylo)
     source: str = "<memory>"
 
     @property
@@ -196,6 +198,9 @@ class ConnectionKernel(Kernel):
         bound = float(np.abs(values).sum()) * self.fan.max_abs_weight if self.ctx.integer else 0
         out = C.scatter_sum(targets, contrib, size, self.ctx.integer, bound)
         if self.ctx.keep_stream:
+            cap = self.ctx.stream_cap
+            if cap is not None and values.size and values.max() > cap:
+                targets, contrib, _ = C.gather(self.fan, nz, np.minimum(values, cap))
             self.stream = self._stream(targets, contrib)
         return out.reshape(self.ctx.batch, self.n_out)
 

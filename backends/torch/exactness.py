@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 
 import numpy as np
 import torch
@@ -113,17 +114,39 @@ def _mul_interval(lo, hi, w):
     return np.minimum(np.minimum(a, b), 0.0), np.maximum(np.maximum(a, b), 0.0)
 
 
-def weight_intervals(op, lo, hi):
-    """(out_lo, out_hi, acc_bound) of a weight op's sum before bias and shift."""
-    w = np.asarray(op.weight, dtype=np.float64)
-    rows = w.reshape(w.shape[0], -1)
-    plo, phi = _mul_interval(lo, hi, rows)
-    mag = max(abs(lo), abs(hi))
+_ROW_SUMS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def row_sums(op) -> tuple[np.ndarray, np.ndarray]:
+    """Per output row (channel), the sums of the positive and of the negative weights (cached
+    per op: a program is usually run many times)."""
+    cached = _ROW_SUMS.get(op)
+    if cached is None:
+        w = np.asarray(op.weight, dtype=np.float64)
+        rows = w.reshape(w.shape[0], -1)
+        cached = (np.maximum(rows, 0).sum(axis=1), np.minimum(rows, 0).sum(axis=1))
+        _ROW_SUMS[op] = cached
+    return cached
+
+
+def _times(a: np.ndarray, b: float) -> np.ndarray:
+    """a * b with 0 * inf = 0 (a zero row contributes nothing, however large the input)."""
     with np.errstate(invalid="ignore"):
-        acc = np.abs(rows).sum(axis=1) * mag if mag < INF else np.where(
-            np.abs(rows).sum(axis=1) > 0, INF, 0.0)
-    return float(plo.sum(axis=1).min(initial=0.0)), float(phi.sum(axis=1).max(initial=0.0)), \
-        float(np.max(acc, initial=0.0))
+        return np.where(a == 0, 0.0, a * b)
+
+
+def weight_intervals(op, lo, hi):
+    """(out_lo, out_hi, acc_bound) of a weight op's sum before bias and shift, for inputs in
+    [lo, hi] with lo <= 0 <= hi (every interval here contains 0): per row, the positive weights
+    times hi plus the negative ones times lo bound it above, and the partial sums of |w x| are
+    at most (P - N) * max(|lo|, |hi|)."""
+    pos, neg = row_sums(op)
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    out_hi = _times(pos, hi) + _times(neg, lo)
+    out_lo = _times(pos, lo) + _times(neg, hi)
+    acc = _times(pos - neg, max(abs(lo), abs(hi)))
+    return float(out_lo.min(initial=0.0)), float(out_hi.max(initial=0.0)), \
+        float(acc.max(initial=0.0))
 
 
 def _shifted(lo, hi, bias, shift):

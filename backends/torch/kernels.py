@@ -7,6 +7,7 @@ through `exactness.matmul_dtype`). Float mode: the float dtype of the run.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Optional
 
@@ -20,6 +21,8 @@ from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, Inp
 from nirconv.errors import Unsupported
 
 PAIR_CHUNK_ELEMENTS = 1 << 22  # ordered path: contributions materialised per chunk
+SPARSE_BELOW = 0.2  # integer Affine: inputs with at most this fraction non-zero go sparse
+_WEIGHTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -36,7 +39,22 @@ class Env:
         return torch.int64 if self.integer else self.fdtype
 
     def tensor(self, array, dtype=None) -> torch.Tensor:
-        return torch.as_tensor(np.array(array, copy=True), dtype=dtype or self.vdtype, device=self.device)
+        return torch.as_tensor(np.array(array, copy=True), dtype=dtype or self.vdtype,
+                               device=self.device)
+
+    def weight(self, op, part: str, dtype) -> torch.Tensor:
+        """op.weight (``part`` "w"), its positive or negative part, as a device tensor; cached
+        per op, so repeated runs of one program do not convert the weights again."""
+        per_op = _WEIGHTS.setdefault(op, {})
+        key = (part, dtype, str(self.device))
+        if key not in per_op:
+            w = np.asarray(op.weight)
+            base = part[:-1] if part.endswith("T") else part
+            w = {"w": w, "pos": np.maximum(w, 0), "neg": np.minimum(w, 0)}[base]
+            if part.endswith("T"):  # (n_in, n_out) rows, the table of a sparse product
+                w = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)
+            per_op[key] = self.tensor(w, dtype)
+        return per_op[key]
 
 
 class Kernel:
@@ -72,19 +90,22 @@ class WeightKernel(Kernel):
             lo, hi = env.input_bounds[op.name]
             _, _, self.acc_bound = weight_intervals(op, lo, hi)
             self.cdtype = matmul_dtype(self.acc_bound, env.device, op.name, env.program.source)
-            self.w = env.tensor(op.weight, self.cdtype)
-            self.w_pos = env.tensor(np.maximum(op.weight, 0), self.cdtype)
-            self.w_neg = env.tensor(np.minimum(op.weight, 0), self.cdtype)
-            self.w_int = env.tensor(op.weight, torch.int64)
+            self.w = env.weight(op, "w", self.cdtype)
             self.bias = None if op.bias is None else env.tensor(op.bias, torch.int64)
         else:
-            self.w = env.tensor(op.weight)
+            self.w = env.weight(op, "w", env.fdtype)
             self.bias = None if op.bias is None else env.tensor(op.bias)
+
+    @property
+    def w_int(self):
+        return self.env.weight(self.op, "w", torch.int64)
 
     def product(self, x, w) -> torch.Tensor:
         raise NotImplementedError
 
-    def exact(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def exact(self, x: torch.Tensor, part: str = "w") -> torch.Tensor:
+        """The product with op.weight ("w") or its positive/negative part, exact, as int64."""
+        w = self.w if part == "w" else self.env.weight(self.op, part, self.cdtype)
         return self.product(x.to(self.cdtype), w).to(torch.int64)
 
     def step(self, x, t):
@@ -94,7 +115,7 @@ class WeightKernel(Kernel):
             if self.bias is not None:
                 y = y + self._bias_view(self.bias)
             return y * (2.0 ** self.shift) if self.shift else y
-        y = self.exact(x, self.w)
+        y = self.exact(x)
         if self.bias is not None:
             y = y + self._bias_view(self.bias)
         return _shift_int(y, self.shift)
@@ -106,9 +127,12 @@ class WeightKernel(Kernel):
     def signed_parts(self, x: torch.Tensor):
         """(P, N): per output, the sums of positive and of negative contributions (x 2**shift)."""
         x = x.reshape(x.shape[0], *self.op.in_shape)
-        xp, xn = x.clamp(min=0), x.clamp(max=0)
-        pos = self.exact(xp, self.w_pos) + self.exact(xn, self.w_neg)
-        neg = self.exact(xp, self.w_neg) + self.exact(xn, self.w_pos)
+        if bool((x < 0).any()):
+            xp, xn = x.clamp(min=0), x.clamp(max=0)
+            pos = self.exact(xp, "pos") + self.exact(xn, "neg")
+            neg = self.exact(xp, "neg") + self.exact(xn, "pos")
+        else:  # spike counts: the positive part comes from the positive weights only
+            pos, neg = self.exact(x, "pos"), self.exact(x, "neg")
         return _shift_int(pos, self.shift), _shift_int(neg, self.shift)
 
     def contributions(self, x: torch.Tensor, b: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -118,8 +142,31 @@ class WeightKernel(Kernel):
 
 
 class AffineKernel(WeightKernel):
+    """Dense GEMM; in integer mode a sparse input (spikes) takes an embedding-bag sum over its
+    non-zero entries instead: the same exact integer sum, at a cost proportional to the events."""
+
     def product(self, x, w):
         return x.reshape(x.shape[0], -1) @ w.T
+
+    def exact(self, x, part="w"):
+        x2 = x.reshape(x.shape[0], -1)
+        if self.cdtype != torch.int64 and x2.numel():
+            nz = x2.nonzero()
+            if nz.shape[0] <= SPARSE_BELOW * x2.numel():
+                return self._sparse(x2, nz, part)
+        return super().exact(x2, part)
+
+    def _sparse(self, x2, nz, part):
+        n_out = self.op.out_shape[0]
+        if nz.shape[0] == 0:
+            return torch.zeros((x2.shape[0], n_out), dtype=torch.int64, device=x2.device)
+        b, j = nz[:, 0], nz[:, 1]
+        counts = torch.bincount(b, minlength=x2.shape[0])
+        offsets = torch.cumsum(counts, 0) - counts
+        table = self.env.weight(self.op, part + "T", self.cdtype)
+        y = F.embedding_bag(j, table, offsets, mode="sum",
+                            per_sample_weights=x2[b, j].to(self.cdtype))
+        return y.to(torch.int64)
 
     def contributions(self, x, b, k):
         x = x.reshape(x.shape[0], -1)

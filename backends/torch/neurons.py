@@ -112,6 +112,11 @@ class SpeckKernel(NeuronKernel):
         self.th, self.bias, self.v_init = self.p(n.threshold), self.p(n.bias), self.p(n.v_init)
         if bool((self.th <= 0).any()):
             raise self.unsupported("Speck thresholds must be positive", "threshold")
+        self.binary = n.reset == "zero" or n.max_spikes == 1
+        self.th_f64 = self.th.to(torch.float64)
+        # floor(v / th) in float64 is the integer floor division when |v| * th < 2**52
+        reach = max(abs(int(n.v_min)), abs(int(n.v_max))) * int(self.th.max())
+        self.float_div = reach < (1 << 52)
 
     def reset(self, batch):
         self.v = self.v_init.expand(batch, *self.shape).clone()
@@ -120,16 +125,18 @@ class SpeckKernel(NeuronKernel):
         n = self.n
         x = x.reshape(x.shape[0], *self.shape)
         v = torch.clamp(self.v + x + self.bias, n.v_min, n.v_max)
-        fires = v >= self.th
+        if self.binary:
+            count = (v >= self.th).to(torch.int64)
+        else:  # v >= th: floor(v / th) >= 1; below: <= 0, clamped to 0 (th > 0)
+            if self.float_div:
+                count = torch.floor(v.to(torch.float64) / self.th_f64).to(torch.int64)
+            else:
+                count = torch.div(v, self.th, rounding_mode="floor")
+            count = count.clamp(0, None if n.max_spikes is None else int(n.max_spikes))
         if n.reset == "subtract":
-            count = torch.where(fires, torch.div(v, self.th, rounding_mode="floor"),
-                                torch.zeros_like(v))
-            if n.max_spikes is not None:
-                count = count.clamp(max=int(n.max_spikes))
             v = v - count * self.th
         else:
-            count = fires.to(torch.int64)
-            v = torch.where(fires, torch.zeros_like(v), v)
+            v = v * (1 - count)
         self.v = v
         return count
 
@@ -149,14 +156,21 @@ class BitShiftKernel(NeuronKernel):
         self.dash_mem = None if n.dash_mem is None else self.p(n.dash_mem)
         self.dash_syn = None if n.dash_syn is None else self.p(n.dash_syn)
         self.ordered = n.accumulate == "ordered"
+        self.has_bias = bool(np.any(np.asarray(n.bias) != 0))
+        if self.spiking:
+            self.positive = bool((self.th > 0).all())
+            self.th_f64 = self.th.to(torch.float64)
+            # floor(v / th) in float64 equals the integer floor division when |v| * th < 2**52
+            self.float_div = 2 * (n.state_bits - 1) < 52
 
     def sat(self, x):
         return torch.clamp(x, self.lo, self.hi)
 
     @staticmethod
     def decay(x, dash):
-        d = torch.bitwise_right_shift(x, dash)
-        return torch.where((d == 0) & (x != 0), torch.sign(x), d)
+        """x >> dash, and sign(x) where that is 0 and x != 0. For x > 0 that is max(d, 1); for
+        x < 0 the arithmetic shift never reaches 0 and d >= x: so max(d, min(x, 1))."""
+        return torch.maximum(torch.bitwise_right_shift(x, dash), torch.clamp(x, max=1))
 
     def reset(self, batch):
         self.v = self.v_init.expand(batch, *self.shape).clone()
@@ -211,25 +225,34 @@ class BitShiftKernel(NeuronKernel):
         self.isyn = isyn
         leak = -self.decay(self.v, self.dash_mem) if self.dash_mem is not None else 0
         dv = self.sat(leak + isyn)
-        dv = self.sat(dv + self.bias)
+        if self.has_bias:
+            dv = self.sat(dv + self.bias)
         v = self.sat(self.v + dv)
         if not self.spiking:
             self.v = v
             return v
-        fires = v >= self.th
         if n.reset == "zero":
-            count = fires.to(torch.int64) if n.max_spikes >= 1 else torch.zeros_like(v)
-            v = torch.where(count > 0, torch.zeros_like(v), v)
+            count = (v >= self.th).to(torch.int64) if n.max_spikes >= 1 else torch.zeros_like(v)
+            v = v * (1 - count)
         else:
-            count = self.spike_count(v, fires, int(n.max_spikes))
+            count = self.spike_count(v, int(n.max_spikes))
             v = v - count * self.th
         self.v = v
         return count
 
-    def spike_count(self, v, fires, max_spikes):
+    def spike_count(self, v, max_spikes):
         """The number of passes of ``while v >= th and n < max_spikes: n += 1; v -= th``."""
         if max_spikes <= 0:
             return torch.zeros_like(v)
+        if self.positive and max_spikes == 1:
+            return (v >= self.th).to(torch.int64)
+        if self.positive:  # v < th gives floor(v / th) <= 0, clamped to 0
+            if self.float_div:
+                count = torch.floor(v.to(torch.float64) / self.th_f64).to(torch.int64)
+            else:
+                count = torch.div(v, self.th, rounding_mode="floor")
+            return count.clamp(0, max_spikes)
+        fires = v >= self.th
         positive = self.th > 0
         safe_th = torch.where(positive, self.th, torch.ones_like(self.th))
         count = torch.where(positive, torch.div(v, safe_th, rounding_mode="floor"),

@@ -146,10 +146,10 @@ def _check_input(program: Program, x, integer: bool) -> np.ndarray:
                                field="input")
         elif x.dtype.kind not in "iub":
             raise BadInput(f"input dtype {x.dtype} is not numeric", field="input")
-        return x.astype(np.int64)
+        return x.astype(np.int64, copy=False)
     if x.dtype.kind not in "fiub":
         raise BadInput(f"input dtype {x.dtype} is not numeric", field="input")
-    return x.astype(np.float64)
+    return x.astype(np.float64, copy=False)
 
 
 def _loop(plan: Plan, x: np.ndarray, record, progress):

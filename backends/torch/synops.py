@@ -10,6 +10,8 @@ reshapes, pools and delays is a spiking op, or the Input of an integer graph who
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -57,14 +59,24 @@ def carries_spikes(program: Program, name: str, seen=None) -> bool:
     return all(results) and bool(results)
 
 
+_FAN_OUT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def fan_out(op) -> np.ndarray:
-    """Number of synapses leaving each input element, shaped like ``op.in_shape``."""
-    nonzero = np.ones(np.shape(op.weight), dtype=np.float64)
+    """Number of synapses leaving each input element, shaped like ``op.in_shape`` (cached)."""
+    if op not in _FAN_OUT:
+        _FAN_OUT[op] = _fan_out(op)
+    return _FAN_OUT[op]
+
+
+def _fan_out(op) -> np.ndarray:
+    wiring = np.ones(np.shape(op.weight), dtype=np.float64)
     if isinstance(op, AffineOp):
-        return nonzero.sum(axis=0).reshape(op.in_shape)
+        return np.full(op.in_shape, float(np.shape(op.weight)[0]))
     x = torch.zeros((1, *op.in_shape), dtype=torch.float64, requires_grad=True)
     fn = F.conv1d if len(op.stride) == 1 else F.conv2d
-    fn(x, torch.as_tensor(nonzero), None, op.stride, op.padding, op.dilation, op.groups).sum().backward()
+    fn(x, torch.as_tensor(wiring), None, op.stride, op.padding, op.dilation,
+       op.groups).sum().backward()
     return np.rint(x.grad[0].numpy())
 
 

@@ -21,7 +21,7 @@ from ..errors import BadInput, Unsupported
 from .build import build_snn
 from .capture import capture, export_model
 from .graph import Graph
-from .normalize import DEFAULT_METHOD, DEFAULT_TIMESTEPS, METHODS, Options, normalize
+from .normalization import DEFAULT_METHOD, DEFAULT_TIMESTEPS, METHODS, Options, normalize
 from .passes import run_passes
 from .snn import SpikingNetwork
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import Unsupported
 from .graph import WEIGHTED, Graph, Layer, channels_scale
-from .normalize import Result
+from .normalization import Result
 
 
 def _channel_values(scale: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ Its default spike function is ``MultiSpike`` (a neuron emits ``floor(v / v_thres
 per step once ``v >= v_threshold``) with ``MembraneSubtract`` (``v -= n * v_threshold``), so the
 record has ``max_spikes=None`` and outputs spike counts. Per step::
 
-    IF  : v = v + r x                       (IAFSqueeze, min_v_mem = -v_threshold: v >= -v_threshold)
+    IF  : v = v + r x                   (IAFSqueeze, min_v_mem = -v_threshold: v >= -v_threshold)
     LIF : v = exp(-dt/tau) v + r x          (LIFSqueeze, norm_input=False, no lower bound)
     LI  : v = exp(-dt/tau) v + r x          (ExpLeakSqueeze, non-spiking)
     n   = floor(v / v_threshold) if v >= v_threshold else 0;   v = v - n v_threshold

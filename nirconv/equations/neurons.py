@@ -62,7 +62,7 @@ class NeuronFloat:
     beta_syn: Optional[np.ndarray] = None
     reset: Reset = "subtract"
     compare: Compare = ">="
-    current_delay: bool = False  # norse: v uses the current of the previous step
+    current_delay: bool = False  # v uses the previous step's current (norse's LIFCell)
     reset_after_decay: bool = True  # False: snnTorch's delayed, undecayed reset
     model: str = "LIF"  # the NIR type it came from, for messages and reports
     max_spikes: Optional[int] = 1  # >1 or None: multi-spike count output (Sinabs, Rockpool)

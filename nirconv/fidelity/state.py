@@ -1,5 +1,5 @@
-"""Running sums of the audit over batches: one `LayerState` per compared node, one `SampleTracker`
-for the worst sample and its first divergence."""
+"""Running sums of the audit over batches (`Totals`): correct predictions per number of steps, one
+`LayerState` per compared node, one `SampleTracker` for the worst sample and its first divergence."""
 from __future__ import annotations
 
 from typing import Optional
@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from . import compare as C
+from .records import LayerAudit
 
 
 class LayerState:
@@ -59,8 +60,6 @@ class LayerState:
                 "least_squares")
 
     def result(self):
-        from .audit import LayerAudit
-
         rf, rq = np.concatenate(self.rates_f), np.concatenate(self.rates_q)
         e_f, e_q, basis = self._rate_errors(rf, rq)
         neurons = int(np.prod(self.alignment.shape))
@@ -110,3 +109,35 @@ class SampleTracker:
 
     def divergence(self) -> Optional[dict]:
         return self._divergence
+
+
+class Totals:
+    """Everything the audit accumulates over the batches of the data."""
+
+    def __init__(self, alignments, modules: dict, scales: dict, timesteps: int):
+        self.timesteps = timesteps
+        self.layers = {a.node: LayerState(a, modules.get(a.node), scales.get(a.node), timesteps)
+                       for a in alignments}
+        self.tracker = SampleTracker()
+        self.ann_correct = 0
+        self.snn_correct = np.zeros(timesteps, dtype=np.int64)
+        self.dep_correct = np.zeros(timesteps, dtype=np.int64)
+
+    def add_predictions(self, labels, ann, snn_by_steps, dep_by_steps) -> None:
+        """``ann`` (B,), ``snn_by_steps`` / ``dep_by_steps`` (T, B) predicted classes."""
+        self.ann_correct += int((ann == labels).sum())
+        self.snn_correct += (snn_by_steps == labels[None]).sum(axis=1)
+        self.dep_correct += (dep_by_steps == labels[None]).sum(axis=1)
+
+    def add_layers(self, start: int, aligned: dict, activations: dict) -> None:
+        """``aligned``: node -> (float, deployed) trains (T, B, *shape), in topological order."""
+        if not aligned:
+            return
+        both = either = 0.0
+        for node, (f, q) in aligned.items():
+            b, e = self.layers[node].add(f, q, activations.get(node))
+            both, either = both + b, either + e
+        nodes = list(aligned)
+        self.tracker.add(start, np.asarray(both, dtype=np.float64),
+                         np.asarray(either, dtype=np.float64), nodes,
+                         {n: aligned[n][0] for n in nodes}, {n: aligned[n][1] for n in nodes})

@@ -53,7 +53,7 @@ def _installed(version: str) -> bool:
 
 
 def downgrade(graph: nir.NIRGraph, version: str) -> nir.NIRGraph:
-    """A copy of ``graph`` without the fields nir ``version`` lacks (their values go to metadata)."""
+    """A copy of ``graph`` without the fields nir ``version`` lacks (values go to metadata)."""
     if _installed(version):
         return graph
     if version not in SUPPORTED:

@@ -88,7 +88,7 @@ class _Repair:
         edges = self.edges(d.get("edges"), prefix)
         for src, dst in edges:
             for end in (src, dst):
-                if end.split(".")[0] not in nodes:
+                if _lookup(nodes, end) is None:
                     raise self.bad(f"edge ({src!r}, {dst!r}) names a node that does not exist",
                                    f"{prefix}{end}", "edges")
         self.input_shapes(nodes, edges, prefix)
@@ -175,7 +175,7 @@ class _Repair:
         for name, d in nodes.items():
             if d.get("type") != "Input":
                 continue
-            wants = [w for w in (_wanted_shape(nodes.get(t.split(".")[0]))
+            wants = [w for w in (_wanted_shape(_lookup(nodes, t))
                                  for t in succ.get(name, [])) if w is not None]
             shape = d.get("shape")
             if shape is None:
@@ -198,6 +198,14 @@ class _Repair:
                 if d.get("type") == "Output" and shape is not None and np.size(shape) >= 2 \
                         and int(np.asarray(shape).ravel()[0]) == 1:
                     d["shape"] = np.asarray(shape).ravel()[1:]
+
+
+def _lookup(nodes: dict, name: str):
+    """The node an edge end names: a node of this graph (names may contain dots, as nirtorch
+    writes them) or a nested graph ``head`` of ``head.inner``; None if neither exists."""
+    if name in nodes:
+        return nodes[name]
+    return nodes.get(name.split(".")[0])
 
 
 def _wanted_shape(d):
@@ -254,7 +262,7 @@ def _retype_outputs(nodes: dict, edges: list) -> None:
     """An Output whose type holds extra axes (Rockpool writes (1, 1, n) for n) takes the type of
     the node that feeds it, when nir knows that type and the element counts agree."""
     for src, dst in edges:
-        out, feeder = nodes.get(dst), nodes.get(src.split(".")[0])
+        out, feeder = nodes.get(dst), _lookup(nodes, src)
         if not isinstance(out, nir.Output) or feeder is None or isinstance(feeder, nir.NIRGraph):
             continue
         known = (getattr(feeder, "output_type", None) or {}).get("output")
@@ -287,3 +295,23 @@ def read_repaired(path) -> tuple[nir.NIRGraph, list[str]]:
         return typed, notes
     except Exception:
         return graph, notes
+
+
+def _numpy_tree(value: Any) -> Any:
+    """A to_dict() tree with torch tensors (Sinabs, norse, Rockpool graphs in memory) as numpy."""
+    if isinstance(value, dict):
+        return {k: _numpy_tree(v) for k, v in value.items()}
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def repair_graph(graph: nir.NIRGraph, source: str = "<memory>") -> tuple[nir.NIRGraph, list[str]]:
+    """The same repairs for a graph in memory (e.g. straight from a peer's ``to_nir``): a new
+    graph built from ``graph.to_dict()``; the input graph is not mutated."""
+    try:
+        d = graph.to_dict()
+    except Exception as e:
+        raise BadInput(f"cannot read the graph ({type(e).__name__}: {e})", file=source) from None
+    fixed, notes = repair_dict(_numpy_tree(d), source)
+    return build(fixed, source), notes

@@ -49,7 +49,7 @@ def _as_graph(obj, calibration, target, source, convert_options) -> tuple[nir.NI
         return load(obj), str(obj)
     import torch
 
-    if isinstance(obj, torch.nn.Module):
+    if isinstance(obj, (torch.nn.Module, torch.export.ExportedProgram)):
         from ..conversion import SpikingNetwork, convert, to_nir
         if not isinstance(obj, SpikingNetwork):
             if calibration is None:

@@ -102,6 +102,21 @@ def _broadcast_rows(r: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.asarray(r, dtype=np.float64).reshape((w.shape[0],) + (1,) * (w.ndim - 1))
 
 
+def is_passthrough(topo, wname) -> bool:
+    """A weight layer that feeds only other weight layers (e.g. 1-D sum pooling written as a
+    depthwise Conv1d of ones): kept as is when its weights are integers, no neuron to fold into."""
+    found = topo.consumers(wname)
+    return bool(found) and all(kind(topo.nodes[c]) == "weight" for c in found)
+
+
+def fed_by_input(topo, wname) -> bool:
+    for p in topo.producers(wname):
+        k = kind(topo.nodes[p])
+        if k == "input" or (k == "weight" and is_passthrough(topo, p) and fed_by_input(topo, p)):
+            return True
+    return False
+
+
 def effective_weight(graph, topo, wname, env) -> np.ndarray:
     """Float weight x row gain of its neuron (x input scale when the input feeds it)."""
     node = graph.nodes[wname]
@@ -111,7 +126,7 @@ def effective_weight(graph, topo, wname, env) -> np.ndarray:
     shape = tuple(np.atleast_1d(graph.nodes[neuron].metadata["float_shape"]))
     g_rows = _rows(np.broadcast_to(g, shape), w.shape[0], env.source, neuron, "gain")
     w = w * _broadcast_rows(g_rows, w)
-    if any(kind(topo.nodes[p]) == "input" for p in topo.producers(wname)):
+    if fed_by_input(topo, wname):
         w = w * float(graph.metadata["input_scale"])
     return w
 
@@ -185,12 +200,30 @@ def p_resolve_float(graph, env):
             if r.v_threshold is not None:
                 meta["threshold"] = F.uniform(r.v_threshold)
             out = _with_meta(out, op.name, **meta)
+            _warn_float_switches(out, op.name, r, env.target)
         elif kind(node) == "weight":
             meta = {"float_weight": np.asarray(op.weight, dtype=np.float64)}
             if getattr(op, "bias", None) is not None and np.any(op.bias != 0):
                 meta["float_bias"] = np.asarray(op.bias, dtype=np.float64)
             out = _with_meta(out, op.name, **meta)
     return out
+
+
+def _warn_float_switches(graph, name, r, target) -> None:
+    """The dialect's switches that the chip's integer equations do not have (never silently)."""
+    if getattr(r, "current_delay", False):
+        _warn(graph, name, "current_delay", "the float neuron uses the previous step's current; "
+                                            f"{target.name} uses this step's")
+    if not getattr(r, "reset_after_decay", True):
+        _warn(graph, name, "reset_after_decay", "the float neuron applies its reset one step "
+                                                f"late (snnTorch); {target.name} resets at once")
+    max_spikes = getattr(r, "max_spikes", 1)
+    if r.v_threshold is not None and max_spikes != 1:
+        _warn(graph, name, "max_spikes", f"the float neuron emits up to {max_spikes} spikes per "
+                                         f"step; {target.name} follows its own limit")
+    if getattr(r, "v_min", None) is not None:
+        _warn(graph, name, "v_min", f"the float lower bound of v is replaced by {target.name}'s "
+                                    "state range")
 
 
 def float_resolved(graph):
@@ -238,7 +271,9 @@ def p_input_encoding(graph, env):
         bits = int(t["io.input_bits"])
         meta["input_bits"] = bits
         meta["input_scale"] = 1.0 if events else float(top) / ((1 << (bits - 1)) - 1)
-    if top is not None:
+    if events:
+        meta.pop("input_max", None)  # spike inputs: no analog range to remember
+    else:
         meta["input_max"] = float(top)
     graph.metadata = meta
     return graph
@@ -325,6 +360,9 @@ def p_weights(graph, env):
     topo = topology(graph, env.source)
     for wname in topo.of_kind("weight"):
         node = graph.nodes[wname]
+        if is_passthrough(topo, wname):
+            graph = _passthrough_weights(graph, wname, env)
+            continue
         e = effective_weight(graph, topo, wname, env)
         q = _broadcast_rows(np.broadcast_to(node.metadata["unit_rows"], (e.shape[0],)), e)
         lo, hi, mode = weight_range(t, e)
@@ -343,7 +381,7 @@ def p_weights(graph, env):
                                tuple(np.atleast_1d(graph.nodes[neuron].metadata["float_shape"])))
         g_rows = _rows(gain, e.shape[0], env.source, neuron, "gain")
         scale_rows = q.reshape(-1) / g_rows
-        if any(kind(topo.nodes[p]) == "input" for p in topo.producers(wname)):
+        if fed_by_input(topo, wname):
             scale_rows = scale_rows / float(graph.metadata["input_scale"])
         meta = dict(node.metadata, weight_bits=int(t["weights.bits"]), sign_mode=mode,
                     weight_scale=F.uniform(scale_rows))
@@ -352,6 +390,24 @@ def p_weights(graph, env):
         new.metadata = meta
         graph = replace_node(graph, wname, new)
     return graph
+
+
+def _passthrough_weights(graph, wname, env):
+    node = graph.nodes[wname]
+    w = np.asarray(node.metadata["float_weight"], dtype=np.float64)
+    b = node.metadata.get("float_bias")
+    lo, hi, mode = weight_range(env.target, w)
+    if not np.all(np.equal(np.mod(w, 1), 0)) or w.min() < lo or w.max() > hi or b is not None:
+        raise Unsupported("a weight layer feeding another weight layer must hold integer weights "
+                          "without bias (e.g. sum pooling); fold it into the next layer",
+                          file=env.source, node=wname, field="weight")
+    new = copy.copy(node)
+    new.weight = w.astype(np.float32)
+    if getattr(node, "bias", None) is not None:
+        new.bias = np.zeros(np.shape(node.bias), dtype=np.float32)
+    new.metadata = dict(node.metadata, shift=0, weight_scale=1.0, unit_rows=1.0, sign_mode=mode,
+                        weight_bits=int(env.target["weights.bits"]))
+    return replace_node(graph, wname, new)
 
 
 def _quantize_bias(graph, wname, node, g_rows, q_rows, t):
@@ -426,6 +482,8 @@ def _quantize_neuron(graph, topo, neuron, is_output, env):
     v_init = rec["v_init"] / theta
     spiking = rec["threshold"] is not None
     meta = {"scale": F.uniform(u * theta)}
+    if "scale" in node.metadata and "float_scale" not in node.metadata:
+        meta["float_scale"] = node.metadata["scale"]  # the conversion's λ, kept for the audit
     if spiking:
         meta["reset"] = _reset(graph, neuron, rec, t, env)
         if meta["reset"] == "zero" and np.any(rec["v_reset"] != 0):
@@ -536,6 +594,10 @@ def to_float_graph(dep: nir.NIRGraph) -> nir.NIRGraph:
                 n.bias = np.broadcast_to(b, np.shape(node.bias)).copy()
         if "float_reset" in m:
             m["reset"] = m["float_reset"]
+        if "float_scale" in m:
+            m["scale"] = m.pop("float_scale")
+        elif kind(node) == "neuron":
+            m.pop("scale", None)
         for k in QUANT_KEYS + FLOAT_KEYS + ("float_weight", "float_bias", "float_shape",
                                             "float_model", "float_reset", "float_compare"):
             m.pop(k, None)

@@ -127,7 +127,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("io.max_input_events", "int", False, 1, "input events per channel per step"),
     # time
     FieldSpec("time.model", "choice:stepped|event", True, meaning="time-stepped or event-driven chip"),
-    FieldSpec("time.dt_default_s", "float", False, None, "time step used when a graph has none"),
+    FieldSpec("time.dt_default_s", "float", False, None,
+              "the chip toolchain's default step (informational: a graph without dt still "
+              "needs --dt)"),
 )
 SPEC = {f.key: f for f in FIELDS}
 SECTIONS = tuple(dict.fromkeys(f.key.split(".")[0] for f in FIELDS))
@@ -324,6 +326,9 @@ def _cross_checks(path, v: dict) -> None:
         if src not in ("subtract", "zero") or dst not in v["neurons.reset_modes"]:
             raise _bad(path, "neurons.reset_substitute",
                        f"{src!r} -> {dst!r}: both must be reset modes, the second supported")
+    if v["weights.scale"] == "per_channel" and v["neurons.threshold_sharing"] == "per_layer":
+        raise _bad(path, "weights.scale", "per-channel scales need per-neuron thresholds "
+                                          "(neurons.threshold_sharing = per_neuron)")
     if v["neurons.decay_encoding"] == "bitshift" and v["neurons.decay_bits"] < 1:
         raise _bad(path, "neurons.decay_bits", "bit-shift decays need decay_bits >= 1")
     if v["state.headroom_bits"] < 0 or v["state.headroom_bits"] >= v["state.bits"] - 1:

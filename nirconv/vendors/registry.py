@@ -60,13 +60,55 @@ def run_xylosim(graph_or_program, x, timesteps: Optional[int] = None) -> np.ndar
     return XyloSimLayer(spec).run(_events(program, x, timesteps))
 
 
-def run_sinabs(graph_or_program, x, timesteps: Optional[int] = None) -> np.ndarray:
-    """Sinabs' IAF simulation of a quantized speck graph (multi-spike, subtractive reset,
-    min_v_mem = -32768): (T, B, n_out). Needs sinabs importable in this interpreter."""
-    from .sinabs_check import sinabs_run
+SINABS_PYTHON_ENV = "NIRCONV_SINABS_PYTHON"  # a Python with sinabs (its own venv: nir <= 1.0.4)
 
-    program = _program(graph_or_program)
-    return sinabs_run(program, _events(program, x, timesteps))
+
+def sinabs_python() -> Optional[str]:
+    """The interpreter that runs Sinabs: ``$NIRCONV_SINABS_PYTHON`` if set and executable."""
+    import os
+
+    path = os.environ.get(SINABS_PYTHON_ENV)
+    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def run_sinabs(graph, x, timesteps: Optional[int] = None) -> np.ndarray:
+    """Sinabs' IAF simulation of a quantized speck graph (`sinabs_check`: ``from_nir`` on the graph
+    written for nir 1.0.4, integer thresholds, min_v_mem = -32768, multi-spike with subtractive
+    reset): (T, B, n_out). Runs in this interpreter when sinabs imports here, else in
+    ``$NIRCONV_SINABS_PYTHON``."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from ..nir_io import save
+    from . import sinabs_check
+
+    if isinstance(graph, Program):
+        raise Unsupported("Sinabs reads NIR graphs: pass the deployed graph, not a Program",
+                          field="graph")
+    if isinstance(graph, (str, bytes)) or hasattr(graph, "__fspath__"):
+        from ..nir_io import load
+
+        graph = load(graph)
+    program = _program(graph)
+    events = _events(program, x, timesteps)
+    with tempfile.TemporaryDirectory(prefix="nirconv-sinabs-") as tmp:
+        tmp = Path(tmp)
+        save(graph, tmp / "graph.nir", nir_version="1.0.4")
+        np.savez(tmp / "in.npz", x=events)
+        python = sys.executable if _missing("sinabs", "") is None else sinabs_python()
+        if python is None:
+            raise Unsupported(f"sinabs is not importable and ${SINABS_PYTHON_ENV} is not set",
+                              field="vendor")
+        done = subprocess.run([python, sinabs_check.__file__, str(tmp / "graph.nir"),
+                               str(tmp / "in.npz"), str(tmp / "out.npz")],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise Unsupported(f"Sinabs failed on this graph: {last}", field="vendor")
+        with np.load(tmp / "out.npz", allow_pickle=False) as out:
+            return out["y"]
 
 
 def _missing(module: str, hint: str) -> Optional[str]:
@@ -84,7 +126,8 @@ def _missing(module: str, hint: str) -> Optional[str]:
 # target -> (importable module, install hint, runner)
 VENDORS: dict[str, tuple[str, str, VendorFn]] = {
     "xylo": ("xylosim.v2", "pip install xylosim (the 'vendor' extra)", run_xylosim),
-    "speck": ("sinabs", "install sinabs (pip install --no-deps sinabs, never samna)", run_sinabs),
+    "speck": ("sinabs", "install sinabs in its own venv (pip install --no-deps sinabs==3.1.3, never "
+                        f"samna) and set ${SINABS_PYTHON_ENV} to its python", run_sinabs),
 }
 NO_VENDOR = {
     "loihi2": "Lava (Intel's bit-accurate Loihi 2 models) needs Python < 3.11; its golden values "
@@ -102,4 +145,6 @@ def vendor_simulator(target: str) -> tuple[Optional[VendorFn], Optional[str]]:
         return None, f"no vendor simulator known for target {target!r}"
     module, hint, fn = VENDORS[target]
     reason = _missing(module, hint)
+    if reason and target == "speck" and sinabs_python():
+        return fn, None  # Sinabs in its own venv
     return (None, reason) if reason else (fn, None)

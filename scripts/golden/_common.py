@@ -7,7 +7,9 @@ A golden case is two files in ``tests/golden/<tool>/``:
 - ``<name>.nir``: the network as the tool's own NIR exporter wrote it (``nir.write``);
 - ``<name>.npz``: ``input`` (T, B, *input_shape) float32, ``output`` (T, B, n) the tool's output
   spikes per step (float32 counts), ``dt`` (seconds the tool simulated with), ``tool``,
-  ``tool_version``, ``nir_version``, ``note`` (strings; load with ``allow_pickle=False``).
+  ``tool_version``, ``nir_version``, ``note``, ``reset`` (strings; load with
+  ``allow_pickle=False``). ``reset`` is "" or the ``--reset`` the reader must pass because the
+  tool does not record its reset mode in the file (snnTorch).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def bernoulli(shape, p: float, seed: int) -> np.ndarray:
 
 
 def write_case(tool: str, name: str, graph, x, y, *, dt: float, tool_version: str,
-               note: str = "") -> None:
+               note: str = "", reset: str = "") -> None:
     """Write ``<name>.nir`` (with the installed nir's ``write``) and ``<name>.npz``, atomically."""
     import nir
 
@@ -45,7 +47,7 @@ def write_case(tool: str, name: str, graph, x, y, *, dt: float, tool_version: st
                                p, input=x, output=y, dt=np.float64(dt), tool=np.str_(tool),
                                tool_version=np.str_(tool_version),
                                nir_version=np.str_(getattr(nir, "version", "?")),
-                               note=np.str_(note)))):
+                               note=np.str_(note), reset=np.str_(reset)))):
         fd, tmp = tempfile.mkstemp(prefix=f".{name}", suffix=suffix, dir=folder)
         os.close(fd)
         try:

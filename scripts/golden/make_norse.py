@@ -34,7 +34,8 @@ T, B = 40, 4
 def lif(n, tau_s, v_th, v_leak=0.0):
     from norse.torch.module.lif_box import LIFBoxCell, LIFBoxParameters
 
-    p = LIFBoxParameters(tau_mem_inv=1.0 / torch.as_tensor(tau_s, dtype=torch.float32).expand(n).clone(),
+    tau = torch.as_tensor(tau_s, dtype=torch.float32).expand(n).clone()
+    p = LIFBoxParameters(tau_mem_inv=1.0 / tau,
                          v_leak=torch.full((n,), float(v_leak)),
                          v_th=torch.as_tensor(v_th, dtype=torch.float32).expand(n).clone())
     return LIFBoxCell(p, dt=DT_S)

@@ -58,7 +58,8 @@ def main():
     version = dist_version("rockpool")
 
     net = Sequential(linear(12, 16, 1.0, 41),
-                     LIFTorch(16, tau_mem=torch.linspace(5e-3, 2e-2, 16), tau_syn=torch.full((16,), 4e-3),
+                     LIFTorch(16, tau_mem=torch.linspace(5e-3, 2e-2, 16),
+                              tau_syn=torch.full((16,), 4e-3),
                               threshold=torch.full((16,), 1.0), dt=DT_S),
                      linear(16, 5, 0.6, 42),
                      LIFTorch(5, tau_mem=torch.full((5,), 1e-2), tau_syn=torch.full((5,), 5e-3),

@@ -1,7 +1,8 @@
 """Golden files from Sinabs 3.1.3 (its own venv: Sinabs pins nir <= 1.0.4).
 
     python3 -m venv /work/venvs/sinabs
-    /work/venvs/sinabs/bin/pip install -c constraints.txt torch numpy "nir==1.0.4" h5py pbr matplotlib
+    /work/venvs/sinabs/bin/pip install -c constraints.txt torch numpy "nir==1.0.4" h5py pbr \
+        matplotlib
     /work/venvs/sinabs/bin/pip install --no-deps sinabs==3.1.3 nirtorch==1.0    # never samna
     OMP_NUM_THREADS=1 /work/venvs/sinabs/bin/python scripts/golden/make_sinabs.py
 
@@ -33,7 +34,8 @@ def run(net, x):
 
     reset_states(net)
     t_steps, batch = x.shape[:2]
-    flat = torch.from_numpy(np.ascontiguousarray(np.swapaxes(x, 0, 1))).reshape(batch * t_steps, *x.shape[2:])
+    flat = torch.from_numpy(np.ascontiguousarray(np.swapaxes(x, 0, 1)))
+    flat = flat.reshape(batch * t_steps, *x.shape[2:])
     with torch.no_grad():
         y = net(flat)
     return np.swapaxes(y.reshape(batch, t_steps, -1).numpy(), 0, 1)
@@ -95,7 +97,8 @@ def main():
     x = bernoulli((T, B, 1, 8, 8), 0.3, seed=33)
     y = run(net, x)
     write_case("sinabs", "conv_iaf", export(net, torch.zeros(B, 1, 8, 8)), x, y, dt=DT,
-               tool_version=version, note="Conv2d-IAF-SumPool2d-Conv2d(pad 1)-IAF-Flatten-Linear-IAF")
+               tool_version=version,
+               note="Conv2d-IAF-SumPool2d-Conv2d(pad 1)-IAF-Flatten-Linear-IAF")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ def main():
     nn = torch.nn
 
     net = nn.Sequential(scaled(nn.Linear(12, 20), 2.0),
-                        snn.Leaky(beta=torch.linspace(0.7, 0.95, 20), threshold=torch.full((20,), 0.6),
+                        snn.Leaky(beta=torch.linspace(0.7, 0.95, 20),
+                                  threshold=torch.full((20,), 0.6),
                                   init_hidden=True),
                         scaled(nn.Linear(20, 6), 2.0),
                         snn.Leaky(beta=full(6, 0.85), threshold=full(6, 0.5), init_hidden=True))
@@ -68,8 +69,22 @@ def main():
     write_case("snntorch", "ff_leaky", export(net, torch.zeros(1, 12)), x, run(net, x), dt=DT_S,
                tool_version=version, note="Linear-Leaky-Linear-Leaky, reset subtract")
 
+    # reset_mechanism="zero": the file is the same as with "subtract" (snnTorch does not record
+    # it); read with --reset zero.
+    net = nn.Sequential(scaled(nn.Linear(12, 20), 2.0),
+                        snn.Leaky(beta=full(20, 0.9), threshold=full(20, 0.6),
+                                  reset_mechanism="zero", init_hidden=True),
+                        scaled(nn.Linear(20, 6), 2.0),
+                        snn.Leaky(beta=full(6, 0.85), threshold=full(6, 0.5),
+                                  reset_mechanism="zero", init_hidden=True))
+    x = bernoulli((T, B, 12), 0.3, seed=26)
+    write_case("snntorch", "ff_leaky_zero", export(net, torch.zeros(1, 12)), x, run(net, x),
+               dt=DT_S, tool_version=version, reset="zero",
+               note="Linear-Leaky-Linear-Leaky, reset_mechanism='zero' (read with --reset zero)")
+
     net = nn.Sequential(scaled(nn.Linear(12, 16), 1.5),
-                        snn.Synaptic(alpha=full(16, 0.7), beta=full(16, 0.85), threshold=full(16, 0.8),
+                        snn.Synaptic(alpha=full(16, 0.7), beta=full(16, 0.85),
+                                     threshold=full(16, 0.8),
                                      init_hidden=True),
                         scaled(nn.Linear(16, 5), 1.5),
                         snn.Synaptic(alpha=full(5, 0.6), beta=full(5, 0.9), threshold=full(5, 0.7),
@@ -79,7 +94,8 @@ def main():
                dt=DT_S, tool_version=version, note="Linear-Synaptic-Linear-Synaptic")
 
     net = nn.Sequential(scaled(nn.Conv2d(1, 4, 3, stride=2), 2.0),
-                        snn.Leaky(beta=torch.full((4, 4, 4), 0.9), threshold=torch.full((4, 4, 4), 0.5),
+                        snn.Leaky(beta=torch.full((4, 4, 4), 0.9),
+                                  threshold=torch.full((4, 4, 4), 0.5),
                                   init_hidden=True),
                         nn.Flatten(),
                         scaled(nn.Linear(4 * 4 * 4, 5), 2.0),

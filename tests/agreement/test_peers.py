@@ -2,16 +2,18 @@
 
 1. Golden files (tests/golden/<tool>/, made by scripts/golden/make_<tool>.py in each tool's own
    venv): the file loaded with that tool's dialect and run by ``nirconv.simulate(...,
-   backend="event" | "torch", dtype=torch.float64)`` reproduces the tool's output spikes. Measure, per step
-   t over all samples b and output neurons n, with spike counts ``o`` (ours) and ``g`` (tool)::
+   backend="event" | "torch", dtype=torch.float64)`` reproduces the tool's output spikes.
+   Measure, per step t over all samples b and output neurons n, with spike counts ``o`` (ours)
+   and ``g`` (tool)::
 
        agreement_t = sum_{b,n} min(o[t,b,n], g[t,b,n]) / max(sum_{b,n} o[t], sum_{b,n} g[t])
                      (1.0 when both are silent at t)
 
    and ``min_t agreement_t >= 0.99``: at every step at least 99% of the tool's spikes are ours and
    at most 1% of ours are not the tool's.
-2. A dense numpy re-statement of the `NeuronFloat` equations (below, independent of both
-   backends) reproduces the same files: the dialect records are right whatever the simulator.
+2. A dense numpy re-statement of the `NeuronFloat` equations and the ops (below, stepped with
+   the edge delays, independent of both backends) reproduces the same files: the dialect
+   records are right whatever the simulator.
 3. Random LIF / CubaLIF / IF graphs: our float mode with the norse dialect equals
    ``norse.torch.from_nir`` (run live, float64) spike for spike.
 4. A nirconv-saved graph with every type norse imports loads in norse's ``from_nir`` and runs the
@@ -41,6 +43,12 @@ def golden(path: Path):
     return data["input"], data["output"], float(data["dt"]), str(data["tool"])
 
 
+def golden_reset(path: Path):
+    """The --reset a file needs (snnTorch does not record reset_mechanism), or None."""
+    data = np.load(path.with_suffix(".npz"), allow_pickle=False)
+    return (str(data["reset"]) or None) if "reset" in data.files else None
+
+
 def step_agreement(ours: np.ndarray, tool: np.ndarray) -> np.ndarray:
     """Per-step agreement of spike counts, see the module docstring. Arrays (T, B, n)."""
     o = ours.reshape(ours.shape[0], -1).astype(np.float64)
@@ -57,29 +65,31 @@ def dialect_dt(tool: str, dt: float):
 
 # ------------------------------------------------------------------ dense reference
 
-def dense_neuron(rec: NeuronFloat, xs: np.ndarray) -> np.ndarray:
-    """`NeuronFloat` stepped densely over (T, B, *shape) input, as its docstring states."""
-    steps, batch = xs.shape[:2]
-    v = np.broadcast_to(rec.v_init, (batch, *rec.shape)).astype(np.float64).copy()
-    i = np.zeros_like(v)
-    s_prev = np.zeros_like(v)
-    out = np.zeros((steps, batch, *rec.shape))
-    for t in range(steps):
-        x = xs[t]
+class DenseNeuron:
+    """`NeuronFloat` stepped densely over (B, *shape) inputs, as its docstring states."""
+
+    def __init__(self, rec: NeuronFloat, batch: int):
+        self.rec = rec
+        self.v = np.broadcast_to(rec.v_init, (batch, *rec.shape)).astype(np.float64).copy()
+        self.i = np.zeros_like(self.v)
+        self.s_prev = np.zeros_like(self.v)
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        rec = self.rec
         if rec.alpha_syn is not None:
-            i_new = rec.alpha_syn * i + rec.beta_syn * x
-            u, i = (i if rec.current_delay else i_new), i_new
+            i_new = rec.alpha_syn * self.i + rec.beta_syn * x
+            u, self.i = (self.i if rec.current_delay else i_new), i_new
         else:
             u = x
-        v_prev = v
+        v_prev = self.v
         if not rec.reset_after_decay and rec.reset == "zero":
-            v_prev = np.where(s_prev > 0, rec.v_reset, v)
+            v_prev = np.where(self.s_prev > 0, rec.v_reset, self.v)
         v = rec.alpha_mem * v_prev + rec.beta_mem * u + rec.bias
         if rec.v_threshold is None:
-            out[t] = v
-            continue
+            self.v = v
+            return v
         if not rec.reset_after_decay and rec.reset == "subtract":
-            v = v - rec.v_threshold * s_prev
+            v = v - rec.v_threshold * self.s_prev
         fire = v >= rec.v_threshold if rec.compare == ">=" else v > rec.v_threshold
         if rec.max_spikes == 1:
             n = fire.astype(np.float64)
@@ -88,83 +98,61 @@ def dense_neuron(rec: NeuronFloat, xs: np.ndarray) -> np.ndarray:
             if rec.max_spikes is not None:
                 n = np.minimum(n, rec.max_spikes)
         if rec.reset_after_decay:
-            v = v - rec.v_threshold * n if rec.reset == "subtract" else np.where(n > 0, rec.v_reset, v)
+            v = (v - rec.v_threshold * n if rec.reset == "subtract"
+                 else np.where(n > 0, rec.v_reset, v))
         if rec.v_min is not None:
             v = np.maximum(v, rec.v_min)
-        s_prev = n
-        out[t] = n
-    return out
+        self.s_prev, self.v = n, v
+        return n
+
+
+def dense_op(op, a: np.ndarray, neurons: dict) -> np.ndarray:
+    """One step of a stateless op (or a neuron's step) on the summed input a (B, *in_shape)."""
+    import torch.nn.functional as F
+
+    batch = a.shape[0]
+    if isinstance(op, P.AffineOp):
+        return a.reshape(batch, -1) @ op.weight.T + (0 if op.bias is None else op.bias)
+    if isinstance(op, P.ConvOp):
+        return F.conv2d(torch.from_numpy(a), torch.from_numpy(op.weight),
+                        None if op.bias is None else torch.from_numpy(op.bias), op.stride,
+                        op.padding, op.dilation, op.groups).numpy()
+    if isinstance(op, P.PoolOp):
+        y = F.avg_pool2d(torch.from_numpy(a), op.kernel, op.stride, op.padding).numpy()
+        return y * (np.prod(op.kernel) if op.mode == "sum" else 1)
+    if isinstance(op, (P.FlattenOp, P.OutputOp)):
+        return a
+    if isinstance(op, P.NeuronOp):
+        return neurons[op.name].step(a.reshape(batch, *op.out_shape))
+    pytest.skip(f"the dense reference has no {type(op).__name__}")
 
 
 def dense_run(program: P.Program, x: np.ndarray) -> np.ndarray:
-    """The program run layer by layer over all steps (feed-forward programs only)."""
-    import torch.nn.functional as F
-
-    values: dict = {}
+    """The program stepped densely: every op at every step, delayed edges read from history."""
     steps, batch = x.shape[:2]
-    for op in program.ops:
-        if isinstance(op, P.InputOp):
-            values[op.name] = x
-            continue
-        if any(e.delay for e in op.inputs):
-            pytest.skip("the dense reference runs feed-forward programs only")
-        a = sum(values[e.src] for e in op.inputs)
-        flat = a.reshape(steps * batch, *op.in_shape)
-        if isinstance(op, P.AffineOp):
-            y = flat.reshape(steps * batch, -1) @ op.weight.T + (0 if op.bias is None else op.bias)
-        elif isinstance(op, P.ConvOp):
-            y = F.conv2d(torch.from_numpy(flat), torch.from_numpy(op.weight),
-                         None if op.bias is None else torch.from_numpy(op.bias), op.stride,
-                         op.padding, op.dilation, op.groups).numpy()
-        elif isinstance(op, P.PoolOp):
-            y = F.avg_pool2d(torch.from_numpy(flat), op.kernel, op.stride, op.padding).numpy()
-            y = y * (np.prod(op.kernel) if op.mode == "sum" else 1)
-        elif isinstance(op, (P.FlattenOp, P.OutputOp)):
-            y = flat
-        elif isinstance(op, P.NeuronOp):
-            y = dense_neuron(op.neuron, a.reshape(steps, batch, *op.out_shape))
-        else:
-            pytest.skip(f"the dense reference has no {type(op).__name__}")
-        values[op.name] = np.asarray(y).reshape(steps, batch, *op.out_shape)
-    return values[program.outputs[0]]
+    hist = {op.name: np.zeros((steps, batch, *op.out_shape)) for op in program.ops}
+    neurons = {op.name: DenseNeuron(op.neuron, batch) for op in program.neuron_ops}
+    for t in range(steps):
+        for op in program.ops:
+            if isinstance(op, P.InputOp):
+                hist[op.name][t] = x[t]
+                continue
+            a = np.zeros((batch, *op.in_shape))
+            for e in op.inputs:
+                if t - e.delay >= 0:
+                    a = a + hist[e.src][t - e.delay].reshape(batch, *op.in_shape)
+            hist[op.name][t] = np.asarray(dense_op(op, a, neurons)).reshape(batch, *op.out_shape)
+    return hist[program.outputs[0]]
 
 
 # ------------------------------------------------------------------ golden files
-
-def _multi_spike_supported(backend: str) -> bool:
-    """Whether ``backend`` implements NeuronFloat.max_spikes and v_min (added for Sinabs and
-    Rockpool): one neuron, inputs 2.5, -5, 2 thresholds must give counts 2, 0 (v stops at v_min
-    = -1), 1."""
-    from nirconv.simulation import run_program
-
-    shape = (1,)
-    ones, zeros = np.ones(shape), np.zeros(shape)
-    rec = NeuronFloat(shape=shape, alpha_mem=ones, beta_mem=ones, bias=zeros, v_threshold=ones,
-                      v_reset=zeros, v_init=zeros, compare=">=", max_spikes=None,
-                      v_min=-ones)
-    ops = (P.InputOp(name="in", inputs=(), in_shape=shape, out_shape=shape),
-           P.NeuronOp(name="n", inputs=(P.Edge("in"),), in_shape=shape, out_shape=shape,
-                      neuron=rec),
-           P.OutputOp(name="out", inputs=(P.Edge("n"),), in_shape=shape, out_shape=shape))
-    prog = P.Program(ops=ops, inputs=("in",), outputs=("out",), mode="float")
-    x = np.array([[[2.5]], [[-5.0]], [[2.0]]])
-    try:
-        y = run_program(prog, x, backend=backend, dtype=torch.float64).outputs["out"]
-    except Exception:
-        return False
-    return np.asarray(y).ravel().tolist() == [2.0, 0.0, 1.0]
-
 
 @pytest.mark.parametrize("backend", ["event", "torch"])
 @pytest.mark.parametrize("path", CASES, ids=IDS)
 def test_golden_backend_reproduces_tool(path, backend):
     x, want, dt, tool = golden(path)
-    if tool in ("sinabs", "rockpool") and not _multi_spike_supported(backend):
-        pytest.skip(f"the {backend} backend does not implement NeuronFloat.max_spikes / v_min "
-                    "yet (multi-spike Sinabs and Rockpool neurons); the dense reference test "
-                    "checks these files meanwhile")
     got = nirconv.simulate(path, x, backend=backend, dtype=torch.float64, dialect=tool,
-                           dt=dialect_dt(tool, dt))
+                           dt=dialect_dt(tool, dt), reset=golden_reset(path))
     got = np.asarray(got).reshape(want.shape)
     per_step = step_agreement(got, want)
     assert want.sum() > 0
@@ -175,7 +163,8 @@ def test_golden_backend_reproduces_tool(path, backend):
 @pytest.mark.parametrize("path", CASES, ids=IDS)
 def test_golden_dense_reference_reproduces_tool(path):
     x, want, dt, tool = golden(path)
-    program = to_program(nirconv.load(path), dialect=tool, dt=dialect_dt(tool, dt))
+    program = to_program(nirconv.load(path), dialect=tool, dt=dialect_dt(tool, dt),
+                         reset=golden_reset(path))
     got = dense_run(program, x.astype(np.float64))
     assert step_agreement(got.reshape(want.shape), want).min() >= 0.99
 
@@ -236,8 +225,11 @@ def test_random_graphs_equal_norse_from_nir_spike_for_spike(seed):
     edges, prev = [], "input"
     for layer, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         w = rng.normal(0, 3.0, (n_out, n_in)).astype(np.float32)
-        nodes[f"w{layer}"] = nir.Affine(weight=w, bias=rng.normal(0, 0.2, n_out).astype(np.float32)) \
-            if layer == 0 else nir.Linear(weight=w)
+        if layer == 0:
+            bias = rng.normal(0, 0.2, n_out).astype(np.float32)
+            nodes[f"w{layer}"] = nir.Affine(weight=w, bias=bias)
+        else:
+            nodes[f"w{layer}"] = nir.Linear(weight=w)
         nodes[f"n{layer}"] = _neuron(kinds[(seed + layer) % 3], n_out, rng)
         edges += [(prev, f"w{layer}"), (f"w{layer}", f"n{layer}")]
         prev = f"n{layer}"
@@ -259,8 +251,9 @@ def test_nirconv_export_loads_in_norse_from_nir(tmp_path):
     f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
     nodes = {
         "input": nir.Input(input_type=np.array([1, 8, 8])),
-        "conv": nir.Conv2d(input_shape=np.array([8, 8]), weight=f32(rng.normal(0.3, 1.5, (3, 1, 3, 3))),
-                           stride=1, padding=1, dilation=1, groups=1, bias=f32(np.zeros(3))),
+        "conv": nir.Conv2d(input_shape=np.array([8, 8]),
+                           weight=f32(rng.normal(0.3, 1.5, (3, 1, 3, 3))), stride=1,
+                           padding=1, dilation=1, groups=1, bias=f32(np.zeros(3))),
         "if": nir.IF(r=np.ones((3, 8, 8)), v_threshold=np.full((3, 8, 8), 0.75)),
         "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
                               padding=np.array([0, 0])),
@@ -268,7 +261,8 @@ def test_nirconv_export_loads_in_norse_from_nir(tmp_path):
         # start_dim=0 would flatten the batch, so norse needs start_dim=1 (which nir's own type
         # check reads as (3, 16): files like this one are read with type_check=False).
         "flat": nir.Flatten(input_type={"input": np.array([3, 4, 4])}, start_dim=1, end_dim=-1),
-        "aff": nir.Affine(weight=f32(rng.normal(0.2, 2.0, (10, 48))), bias=f32(rng.normal(0, .1, 10))),
+        "aff": nir.Affine(weight=f32(rng.normal(0.2, 2.0, (10, 48))),
+                          bias=f32(rng.normal(0, .1, 10))),
         "cuba": nir.CubaLIF(tau_syn=np.full(10, 2.0 ** -6), tau_mem=np.full(10, 2.0 ** -5),
                             r=np.full(10, 2.0), v_leak=np.zeros(10), v_threshold=np.full(10, 0.25),
                             w_in=np.ones(10)),

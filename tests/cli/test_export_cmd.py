@@ -70,3 +70,33 @@ def test_calibration_sets_the_input_scale(files, tmp_path):
     meta = nirconv.load(out).metadata
     assert meta["input_encoding"] == "rate" and meta["max_events"] == 1
     assert meta["input_scale"] == pytest.approx(4.0, rel=1e-3)
+
+
+def test_one_command_from_a_model_to_a_deployable_file(tmp_path, capsys):
+    """A torch.export program (.pt2) + calibration -> convert -> quantize -> check -> file."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 10)).eval()
+    x = torch.rand(32, 1, 8, 8)
+    torch.export.save(torch.export.export(model, (x[:2],)), tmp_path / "model.pt2")
+    np.save(tmp_path / "cal.npy", x.numpy())
+    out = tmp_path / "dep.nir"
+    rc = main(["export", str(tmp_path / "model.pt2"), "--target", "generic", "--calibration",
+               str(tmp_path / "cal.npy"), "--readout", "membrane", "-o", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert json.loads(captured.out)["fits"] is True
+    dep = nirconv.load(out)
+    assert dep.metadata["arithmetic"] == "generic"
+    assert nirconv.simulate(dep, x.numpy()[:4], timesteps=8).shape == (8, 4, 10)
+
+
+def test_a_model_without_calibration_is_bad_input(tmp_path):
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 2)).eval()
+    torch.export.save(torch.export.export(model, (torch.rand(1, 4),)), tmp_path / "m.pt2")
+    assert main(["export", str(tmp_path / "m.pt2"), "--target", "generic", "-o",
+                 str(tmp_path / "o.nir")]) == 2

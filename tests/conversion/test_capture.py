@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from nirconv.conversion import capture_model
-from nirconv.conversion.normalize import ann_activations
+from nirconv.conversion.normalization import ann_activations
 from nirconv.errors import BadInput, Unsupported
 
 

@@ -58,3 +58,4 @@ def test_deployed_must_be_a_graph(model):
     with pytest.raises(BadInput, match="NIR graph") as e:
         nirconv.audit(model, 42, np.zeros((2, 3)), np.zeros(2, int))
     assert e.value.field == "deployed"
+

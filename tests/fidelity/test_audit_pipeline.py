@@ -141,3 +141,43 @@ def test_snn_override_matches_the_float_snn_rebuilt_from_metadata(audited, digit
     assert [l.spike_agreement for l in again.layers] == pytest.approx(
         [l.spike_agreement for l in result.layers])
     assert again.first_divergence == result.first_divergence
+
+
+def test_data_that_does_not_fit_the_graph_is_bad_input(audited):
+    from nirconv.errors import BadInput
+
+    target, model, x, y, float_graph, dep, result = audited
+    with pytest.raises(BadInput, match="data samples have shape") as e:
+        nirconv.audit(model, dep, x[:4, :, :7, :7], y[:4], timesteps=T, progress=False)
+    assert e.value.field == "data"
+
+
+def test_xylo_readout_delay_and_vendor_column():
+    """A dense net on Xylo: the readout weights add one step (aligned); xylosim, when installed,
+    is bit-exact, so its accuracy equals the deployed accuracy."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    keep = d.target < 8  # Xylo has 8 outputs
+    x = (d.data[keep] / 16).astype(np.float32)
+    y = d.target[keep]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8))
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    xt, yt = torch.from_numpy(x[:800]), torch.from_numpy(y[:800])
+    for _ in range(80):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(xt), yt).backward()
+        opt.step()
+    model.eval()
+    dep = nirconv.export(model, target="xylo", calibration=xt[:100], normalize=NORM, force=True)
+    result = nirconv.audit(model, dep, x[800:880], y[800:880], timesteps=T, progress=False)
+    assert result.output_shift_steps == 1 and result.latency_steps == 1
+    assert [layer.shift_steps for layer in result.layers] == [0, 1]  # hidden, readout
+    assert result.ann_accuracy > 0.8 and result.deployed_accuracy > 0.8
+    if result.vendor_accuracy is None:
+        assert result.vendor.startswith("skipped: ")
+    else:
+        assert result.vendor is None
+        assert result.vendor_accuracy == pytest.approx(result.deployed_accuracy)

@@ -258,3 +258,43 @@ def test_edge_to_missing_node_is_bad_input(tmp_path):
     with pytest.raises(BadInput) as e:
         lower(nirconv.load(path), dialect="norse", source=str(path))
     one_line(e.value, str(path), "ghost")
+
+
+def test_dotted_node_names_are_kept_when_repairing(tmp_path):
+    """nirtorch writes recurrent layers as flat nodes named '1.lif', '1.w_rec' (snnTorch files):
+    the repair path must accept them, here with a batch axis on the Input as well."""
+    src = GOLDEN / "snntorch" / "rec_rleaky.nir"
+    path = tmp_path / "rec.nir"
+    path.write_bytes(src.read_bytes())
+
+    def add_batch(g):
+        shape = g["nodes"]["input"]["shape"][()]
+        del g["nodes"]["input"]["shape"]
+        g["nodes"]["input"].create_dataset("shape", data=np.concatenate([[1], shape]))
+
+    edit(path, add_batch)
+    with pytest.raises(Exception):
+        nir.read(str(path))
+    graph = nirconv.load(path)
+    assert "1.lif" in graph.nodes
+    program = lower(graph, dialect="snntorch")
+    assert program.input_shape == (12,)
+    assert any(e.delay for op in program.ops for e in op.inputs)
+
+
+def test_in_memory_peer_graph_is_repaired_without_mutation():
+    """A graph straight from norse's to_nir (torch tensors, Input type with the batch axis)."""
+    import torch
+    import norse.torch as nt
+    from norse.torch.module.iaf import IAFCell, IAFParameters
+
+    from nirconv.nir_io.repair import repair_graph
+
+    torch.manual_seed(0)
+    net = nt.SequentialState(torch.nn.Linear(6, 4), IAFCell(IAFParameters(v_th=torch.ones(4))))
+    graph = nt.to_nir(net, torch.zeros(1, 6))
+    assert tuple(graph.nodes["input"].input_type["input"]) == (1, 6)
+    fixed, notes = repair_graph(graph)
+    assert tuple(graph.nodes["input"].input_type["input"]) == (1, 6)  # not mutated
+    assert any("batch axis" in n for n in notes)
+    assert lower(fixed, dialect="norse").input_shape == (6,)

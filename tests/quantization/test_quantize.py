@@ -166,3 +166,67 @@ def test_weight_quantization_error_is_at_most_half_a_step(n_out, n_in, magnitude
         clipped = (np.abs(q) == 128) | (np.abs(q) == 127)
         err = np.abs(q * scale - w)[~clipped]
         assert np.all(err <= 0.5 * np.broadcast_to(scale, w.shape)[~clipped] * (1 + 1e-9))
+
+
+def test_integer_sum_pooling_as_a_weight_chain_on_generic():
+    """1-D sum pooling is written as a depthwise Conv1d of ones (NIR has no 1-D pooling node):
+    a weight layer feeding a weight layer, kept as is where the target allows chains."""
+    rng = np.random.default_rng(0)
+
+    def if_(shape):
+        return nir.IF(r=np.ones(shape), v_threshold=np.ones(shape),
+                      metadata={"reset": "subtract", "compare": ">="})
+
+    nodes = {"input": nir.Input(input_type={"input": np.array([1, 20])}),
+             "conv": nir.Conv1d(input_shape=20, weight=rng.normal(0, 0.5, (2, 1, 3)), stride=1,
+                                padding=1, dilation=1, groups=1, bias=np.zeros(2)),
+             "if1": if_((2, 20)),
+             "pool": nir.Conv1d(input_shape=20, weight=np.ones((2, 1, 2)), stride=2, padding=0,
+                                dilation=1, groups=2, bias=np.zeros(2)),
+             "flat": nir.Flatten(input_type={"input": np.array([2, 10])}),
+             "fc": nir.Affine(weight=rng.normal(0, 0.5, (3, 20)), bias=np.zeros(3)),
+             "if2": if_((3,)),
+             "output": nir.Output(output_type={"output": np.array([3])})}
+    names = list(nodes)
+    g = nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])), type_check=False,
+                     metadata={"dialect": "nirconv"})
+    assert nirconv.check(g, target="generic").fits
+    assert any(v.rule == "weight_chain" for v in nirconv.check(g, target="spinnaker2").violations)
+    x = rng.random((8, 1, 20)) * 2
+    dep = quantize(g, "generic", x)
+    np.testing.assert_array_equal(dep.nodes["pool"].weight, np.ones((2, 1, 2)))
+    a = nirconv.simulate(g, x, timesteps=20, mode="float").numpy().sum(0)
+    b = nirconv.simulate(dep, x, timesteps=20, mode="int").numpy().sum(0)
+    assert np.abs(a - b).max() <= 2
+
+
+def test_per_channel_scales_from_a_user_target(tmp_path):
+    from nirconv.targets import path_of
+
+    text = path_of("generic").read_text().replace('name = "generic"', 'name = "gen-pc"').replace(
+        'scale = { value = "per_layer", source = "nirconv: one scale per layer" }',
+        'scale = { value = "per_channel", source = "test" }')
+    (tmp_path / "pc.toml").write_text(text)
+    g = braille_rnn()
+    g.nodes["fc_out"].weight = g.nodes["fc_out"].weight * np.arange(1, 8)[:, None]  # rows differ
+    dep = quantize(g, str(tmp_path / "pc.toml"))
+    w = np.asarray(dep.nodes["fc_out"].weight)
+    assert np.all(np.abs(w).max(axis=1) >= 64)  # every row uses its own range
+    assert np.size(dep.nodes["fc_out"].metadata["weight_scale"]) == 7
+    assert np.size(dep.nodes["lif2"].metadata["threshold_int"]) == 7
+    x = (np.random.default_rng(0).random((100, 4, 12)) < 0.3).astype(np.int64)
+    a = nirconv.simulate(g, x, mode="float").numpy().sum(0)
+    b = nirconv.simulate(dep, x, mode="int").numpy().sum(0)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.98
+
+
+def test_checking_a_deployed_graph_requantizes_from_its_float_values(tmp_path):
+    g = nmnist_cnn()
+    x = np.random.default_rng(0).random((4, 2, 34, 34)) * 3.0
+    dep = quantize(g, "speck", x)
+    assert dep.metadata["input_max"] == pytest.approx(x.max())
+    again = quantize(dep, "speck")  # from the deployed file alone
+    for name in ("conv0", "fc1"):
+        np.testing.assert_array_equal(again.nodes[name].weight, dep.nodes[name].weight)
+    assert nirconv.check(dep, target="speck").fits
+    assert not nirconv.check(dep, target="xylo").fits

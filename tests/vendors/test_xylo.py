@@ -209,3 +209,64 @@ def test_ours_equals_xylosim_membrane_readout(need_xylosim, xylo_helpers, backen
     # does not. The two agree while the membrane stays below it, as here:
     assert ours.max() < xylo.VMEM_READOUT_THRESHOLD and np.abs(ours).max() > 1000
     np.testing.assert_array_equal(ours, expected)
+
+
+# --------------------------------------------------------------------------- the real export path
+
+def _float_xylo_graph(rng, n_in, n_hid, n_out, fan_out, dt, tau_syn, tau_mem, gain):
+    """A float recurrent CubaLIF network within XyloAudio 2's limits (fan-out <= fan_out)."""
+    import nir
+
+    def cuba(n):
+        return nir.CubaLIF(tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem), r=np.ones(n),
+                           v_leak=np.zeros(n), v_threshold=np.ones(n), v_reset=np.zeros(n),
+                           w_in=np.ones(n), metadata={"reset": "subtract"})
+
+    w_rec = np.zeros((n_hid, n_hid))
+    for pre in range(n_hid):  # every hidden neuron reaches all readouts + (fan_out - n_out) hidden
+        targets = rng.choice(n_hid, size=min(fan_out - n_out, n_hid), replace=False)
+        w_rec[targets, pre] = rng.normal(0, gain / 4, targets.size)
+    w_out = rng.normal(0, gain / 2, (n_out, n_hid))
+    nodes = {"input": nir.Input(input_type={"input": np.array([n_in])}),
+             "w_in": nir.Linear(weight=rng.normal(0, gain, (n_hid, n_in))),
+             "hidden": cuba(n_hid), "w_rec": nir.Linear(weight=w_rec),
+             "w_out": nir.Linear(weight=w_out), "readout": cuba(n_out),
+             "output": nir.Output(output_type={"output": np.array([n_out])})}
+    edges = [("input", "w_in"), ("w_in", "hidden"), ("hidden", "w_rec"), ("w_rec", "hidden"),
+             ("hidden", "w_out"), ("w_out", "readout"), ("readout", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt, "dialect": "nirconv"})
+
+
+FLOAT_NETS = {
+    # name: (n_in, n_hid, n_out, fan_out, dt, tau_syn, tau_mem, gain, T, B)
+    "xa2_random_a": (16, 120, 8, 64, 1e-3, 4e-3, 8e-3, 3.0, 300, 4),
+    "xa2_random_b": (16, 250, 6, 64, 1e-3, 2e-3, 2e-2, 2.0, 200, 3),
+    "braille_12_40_7": (12, 40, 7, 47, 1e-4, 5e-4, 2e-3, 3.0, 300, 4),
+}
+
+
+@pytest.mark.parametrize("net", sorted(FLOAT_NETS))
+def test_exported_float_networks_equal_xylosim(need_xylosim, tmp_path, net):
+    """float graph -> nirconv.export(target="xylo") -> Rockpool .npz -> xylosim, against our event
+    and torch integer modes on the exported graph: identical output spikes at every step."""
+    import torch
+
+    import nirconv
+
+    n_in, n_hid, n_out, fan_out, dt, tau_syn, tau_mem, gain, T, B = FLOAT_NETS[net]
+    rng = np.random.default_rng(sorted(FLOAT_NETS).index(net))
+    graph = _float_xylo_graph(rng, n_in, n_hid, n_out, fan_out, dt, tau_syn, tau_mem, gain)
+    x = (rng.integers(1, 16, (T, B, n_in)) * (rng.random((T, B, n_in)) < 0.3)).astype(np.int64)
+    dep = nirconv.export(graph, target="xylo", calibration=torch.from_numpy(x[:, 0].astype(np.float32)))
+    path = tmp_path / f"{net}.npz"
+    nirconv.save(dep, tmp_path / f"{net}.nir")
+    spec = write_rockpool_npz(nirconv.load(tmp_path / f"{net}.nir"), path)
+    assert spec.dt == dt and (spec.n_in, spec.n_hidden, spec.n_out) == (n_in, n_hid, n_out)
+    sim = XyloSimLayer(read_rockpool_npz(path))
+    expected = sim.run(x)
+    sim.evolve(x[:, 0])
+    hidden = sim.hidden_spikes()
+    assert expected.sum() > 0 and hidden.max() > 1  # several spikes in one step
+    for backend in BACKENDS:
+        ours = nirconv.simulate(dep, x, backend=backend, mode="int").numpy()
+        np.testing.assert_array_equal(ours, expected, err_msg=backend)

@@ -86,3 +86,9 @@ def test_integer_sums_are_exact_beyond_float64():
     targets = np.array([0, 0, 0])
     contrib = np.array([big, 1, -big], dtype=np.int64)
     assert C.scatter_sum(targets, contrib, 1, True, float(3 * big)).tolist() == [1]
+
+
+def test_float_sums_stay_float_without_events():
+    empty = np.zeros(0, dtype=np.int64)
+    out = C.scatter_sum(empty, np.zeros(0), 4, False, 0)
+    assert out.dtype == np.float64 and out.tolist() == [0, 0, 0, 0]

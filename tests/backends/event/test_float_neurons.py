@@ -78,3 +78,39 @@ def test_snntorch_zero_reset_replaces_previous_membrane(trajectory):
     assert trajectory(r, [1.5, 0.8, 0.8, 0.9]) == [1, 0, 1, 1]
 
 
+
+
+@pytest.mark.parametrize("max_spikes,xs,expected", [(None, [0.5, 3.25, 0.5, 0.0], [0, 3, 1, 0]),
+                                                     (2, [0.5, 3.25, 0.0, 0.0], [0, 2, 1, 0])])
+def test_multi_spike_counts(trajectory, max_spikes, xs, expected):
+    # θ 1, subtract, no leak. uncapped: v 0.5; 3.75 -> 3 spikes, 0.75; 1.25 -> 1, 0.25; 0.25
+    # capped at 2: v 0.5; 3.75 -> 2 spikes, 1.75; 1.75 -> 1, 0.75; 0.75
+    assert trajectory(rec(max_spikes=max_spikes), xs) == expected
+
+
+def test_multi_spike_is_at_least_one_when_threshold_is_crossed(trajectory):
+    # compare ">=" at v = 1.5 with θ = 1: floor 1 -> 1 spike; θ = 2 and v = 2.0: 1 spike
+    assert trajectory(rec(max_spikes=None), [1.5]) == [1]
+    assert trajectory(rec(max_spikes=4, v_threshold=2.0), [2.0, 7.0]) == [1, 3]
+
+
+def test_multi_spike_zero_reset(trajectory):
+    r = rec(max_spikes=None, reset="zero", v_reset=-0.25)
+    # v 3.5 -> 3 spikes, v = -0.25; then -0.25 + 1.5 = 1.25 -> 1 spike
+    assert trajectory(r, [3.5, 1.5]) == [3, 1]
+
+
+def test_multi_spike_with_snntorch_order(trajectory):
+    # delayed undecayed reset subtracts θ·n_{t-1}: v1 = 2.5 (2 spikes, kept);
+    # v2 = 0.5*2.5 + 1 - 2 = 0.25 (0); v3 = 0.125 + 1 = 1.125 (1)
+    r = rec(alpha_mem=0.5, max_spikes=None, reset_after_decay=False)
+    assert trajectory(r, [2.5, 1.0, 1.0]) == [2, 0, 1]
+
+
+def test_v_min_bounds_the_membrane_after_reset(trajectory):
+    # non-spiking with v_min -1: v = -3 -> -1, then -1 + 0.5 = -0.5
+    r = rec(v_threshold=None, v_min=-1.0)
+    assert trajectory(r, [-3.0, 0.5]) == [-1.0, -0.5]
+    # spiking: -5 -> -1; +1.75 -> 0.75; +0.25 -> 1.0 spike
+    r = rec(v_min=-1.0)
+    assert trajectory(r, [-5.0, 1.75, 0.25]) == [0, 0, 1]
