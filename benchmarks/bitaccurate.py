@@ -4,7 +4,7 @@
                                                       [--timesteps 16] [--nets cnn,lif3x1024]
 
 Two graphs, each as a quantized integer Program (run by both nirconv backends, checked equal bit
-for bit on every run) and as the float NIR graph of the same weights (run by ``norse.torch.from_nir``):
+for bit on every run) and as the float NIR graph of the same weights (``norse.torch.from_nir``):
 
 * ``cnn``: the demo's digits CNN on 8x8 inputs (conv 16 - pool - conv 32 - pool - fc 64 - fc 10),
   exported for Speck through nirconv's pipeline when that works; otherwise an equivalent quantized

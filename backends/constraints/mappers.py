@@ -103,12 +103,12 @@ def layer_per_core(net: Net, t):
             violations.append(Violation(w, "core_assignment", "unassigned", n_cores,
                                         "no free core with enough memory"))
     violations += _destinations(net, t)
-    per_core = [{"core": c, "layer": next((w for w, cc in core_of.items() if cc == c), None),
-                 "kernel_memory": mem[next(w for w, cc in core_of.items() if cc == c)]["kernel"]
-                 if c in core_of.values() else 0, "kernel_memory_available": kmem[c],
-                 "neuron_memory": mem[next(w for w, cc in core_of.items() if cc == c)]["neuron"]
-                 if c in core_of.values() else 0, "neuron_memory_available": nmem[c]}
-                for c in range(n_cores)]
+    layer_at = {c: w for w, c in core_of.items()}
+    per_core = [{"core": c, "layer": layer_at.get(c),
+                 "kernel_memory": mem[layer_at[c]]["kernel"] if c in layer_at else 0,
+                 "kernel_memory_available": kmem[c],
+                 "neuron_memory": mem[layer_at[c]]["neuron"] if c in layer_at else 0,
+                 "neuron_memory_available": nmem[c]} for c in range(n_cores)]
     resources = {"cores_used": len(core_of), "cores_available": n_cores, **_totals(net),
                  "mapping": {w: core_of.get(w) for w in layers}, "per_core": per_core,
                  "layer_memory": mem}

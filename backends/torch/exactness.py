@@ -1,13 +1,14 @@
 """Why the torch backend is bit-exact, enforced: numeric flags and value bounds.
 
 * `exact_numerics()` turns TF32 off (cuBLAS and cuDNN; cuDNN's is on by default for convolutions),
-  asks for deterministic cuDNN kernels, and restores the user's settings afterwards.
+  asks for deterministic cuDNN kernels (integer mode: no cuDNN at all, its Winograd/FFT
+  convolutions round), and restores the user's settings afterwards.
 * `value_bounds(program, x)` propagates an interval ``[lo, hi]`` for every op's output through the
   program (a fixed point over recurrent edges) from the input data and the neuron records: spike
   counts are bounded by each family's rules, membranes by their saturation range.
-* `matmul_dtype(acc_bound)` picks the carrier for a weight op's products and sums: float32 when every
-  partial sum is an integer of magnitude < 2**24, float64 when < 2**53 (any summation order is then
-  exact), else int64 (CPU only; torch has no integer matmul/conv on CUDA -> `Unsupported`).
+* `matmul_dtype(acc_bound)` picks the carrier for a weight op's products and sums: float32 when
+  every partial sum is an integer of magnitude < 2**24, float64 when < 2**53 (any summation order
+  is then exact), else int64 (CPU only; torch has no integer matmul/conv on CUDA: `Unsupported`).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ FLOAT64_EXACT = float(1 << 53)
 INF = math.inf
 
 
-def _flag_slots():
+def _flag_slots(integer: bool):
     """(object, attribute, exact value) for every numeric flag torch has in this version."""
     slots = [(torch.backends.cuda.matmul, "allow_tf32", False),
              (torch.backends.cudnn, "allow_tf32", False),
@@ -40,15 +41,20 @@ def _flag_slots():
             obj = getattr(obj, part, None)
         if obj is not None and hasattr(obj, "fp32_precision"):
             slots.append((obj, "fp32_precision", "ieee"))
+    if integer:
+        # cuDNN may pick Winograd/FFT convolutions, whose transforms round even integer operands;
+        # without it torch convolves by im2col + GEMM, exact for bounded integers.
+        slots.append((torch.backends.cudnn, "enabled", False))
     return slots
 
 
 @contextlib.contextmanager
-def exact_numerics():
-    """TF32 off, deterministic kernels, full float32 matmul precision; restored on exit."""
+def exact_numerics(integer: bool = True):
+    """TF32 off, deterministic kernels, full float32 matmul precision (integer mode: no cuDNN);
+    the user's settings are restored on exit."""
     saved_precision = torch.get_float32_matmul_precision()
     saved = []
-    for obj, attr, value in _flag_slots():
+    for obj, attr, value in _flag_slots(integer):
         try:
             saved.append((obj, attr, getattr(obj, attr)))
             setattr(obj, attr, value)
@@ -67,15 +73,16 @@ def exact_numerics():
 
 
 def matmul_dtype(acc_bound: float, device: torch.device, op_name: str, source: str):
-    """The carrier dtype that sums integer products of magnitude sum <= acc_bound exactly."""
+    """The carrier dtype that sums integer products of total magnitude <= acc_bound exactly."""
     if acc_bound < FLOAT32_EXACT:
         return torch.float32
     if acc_bound < FLOAT64_EXACT:
         return torch.float64
     if device.type == "cpu":
         return torch.int64
-    raise Unsupported(f"partial sums may reach {acc_bound:.3g} >= 2**53: float64 would not be exact "
-                      "and torch has no integer matmul/convolution on this device; run on cpu",
+    raise Unsupported(f"partial sums may reach {acc_bound:.3g} >= 2**53: float64 would not be "
+                      "exact and torch has no integer matmul/convolution on this device; run on "
+                      "cpu",
                       file=source, node=op_name, field="weight")
 
 
@@ -171,8 +178,8 @@ def _op_interval(op, lo, hi):
         return k * min(lo, 0.0), k * max(hi, 0.0)
     if isinstance(op, ScaleOp):
         slo, shi = _mul_interval(lo, hi, op.scale)
-        return math.floor(float(slo.min(initial=0.0))) if slo.min(initial=0.0) > -INF else -INF, \
-            math.ceil(float(shi.max(initial=0.0))) if shi.max(initial=0.0) < INF else INF
+        low, high = float(slo.min(initial=0.0)), float(shi.max(initial=0.0))
+        return (math.floor(low) if low > -INF else low), (math.ceil(high) if high < INF else high)
     if isinstance(op, (FlattenOp, OutputOp, DelayOp)):
         return min(lo, 0.0), max(hi, 0.0)
     raise Unsupported(f"op {type(op).__name__} is not supported by the torch backend",
@@ -180,7 +187,7 @@ def _op_interval(op, lo, hi):
 
 
 def value_bounds(program: Program, x_lo: float, x_hi: float) -> dict[str, tuple[float, float]]:
-    """Interval of every op's output over all steps and samples, for input values in [x_lo, x_hi]."""
+    """Interval of every op's output over all steps and samples, for inputs in [x_lo, x_hi]."""
     bounds = {op.name: (0.0, 0.0) for op in program.ops}
     for op in program.ops:
         if isinstance(op, InputOp):

@@ -74,6 +74,7 @@ class Plan:
         self.input_channel = {op.name: _reads_input(program, op) for op in program.ops}
         self.out_len = {op.name: 1 for op in program.ops}
         self.in_len: dict[str, int] = {}
+        self.read_directly: set[str] = set()  # ops whose output some consumer sums
         for op in program.ops:
             for e in op.inputs:
                 if e.src not in self.kernels:
@@ -83,6 +84,7 @@ class Plan:
                     self.in_len[e.src] = max(self.in_len.get(e.src, 1), e.delay + 1)
                 else:
                     self.out_len[e.src] = max(self.out_len[e.src], e.delay + 1)
+                    self.read_directly.add(e.src)
 
 
 def _reads_input(program: Program, op) -> bool:
@@ -112,7 +114,7 @@ def run(program: Program, x, record: Iterable[str] = (), device="cpu", dtype=Non
     if unknown:
         raise BadInput(f"cannot record {unknown}: no such op in the program",
                        file=program.source, field="record")
-    with exact_numerics():
+    with exact_numerics(integer):
         bounds = ins = None
         if integer:
             bounds = value_bounds(program, float(x.min(initial=0)), float(x.max(initial=0)))
@@ -152,68 +154,108 @@ def _check_input(program: Program, x, integer: bool) -> np.ndarray:
     return x.astype(np.float64, copy=False)
 
 
+class History:
+    """Ring buffers of op outputs (and of the inputs of weight ops that ordered neurons read as
+    events): ``read(src, delay, t)`` is the value of step ``t - delay``, zeros before the start."""
+
+    def __init__(self, plan: Plan, batch: int):
+        env, program = plan.env, plan.program
+        self.rings = {n: [None] * length for n, length in plan.out_len.items()}
+        self.in_rings = {n: [None] * length for n, length in plan.in_len.items()}
+        new = lambda shape: torch.zeros((batch, *shape), dtype=env.vdtype,  # noqa: E731
+                                        device=env.device)
+        self.zeros = {op.name: new(op.out_shape) for op in program.ops}
+        self.in_zeros = {n: new(program.op(n).in_shape) for n in plan.in_len}
+
+    def read(self, src: str, delay: int, t: int, inputs: bool = False) -> torch.Tensor:
+        rings, empty = (self.in_rings, self.in_zeros) if inputs else (self.rings, self.zeros)
+        if t - delay < 0:
+            return empty[src]
+        ring = rings[src]
+        return ring[(t - delay) % len(ring)]
+
+    def store(self, name: str, t: int, value: torch.Tensor, inputs: bool = False) -> None:
+        ring = (self.in_rings if inputs else self.rings)[name]
+        ring[t % len(ring)] = value
+
+
+class Loop:
+    """One run: every op once per step, in the program's order, for the whole batch."""
+
+    def __init__(self, plan: Plan, x: np.ndarray, record):
+        env, program = plan.env, plan.program
+        self.plan, self.env, self.program = plan, env, program
+        self.steps, self.batch = x.shape[0], x.shape[1]
+        data = torch.as_tensor(x, device=env.device).to(env.vdtype)
+        for k in plan.kernels.values():
+            k.reset(self.batch)
+            if isinstance(k, InputKernel):
+                k.bind(data)
+        self.history = History(plan, self.batch)
+        self.keep = set(program.outputs) | set(record)
+        # weight ops read only as events by ordered neurons need no output of their own
+        self.skip = {n for n in plan.in_len if n not in plan.read_directly and n not in self.keep}
+        self.trace = {n: torch.empty((self.steps, self.batch, *program.op(n).out_shape),
+                                     dtype=env.vdtype, device=env.device) for n in self.keep}
+        self.spikes = {n: torch.zeros((), dtype=torch.float64, device=env.device)
+                       for n, k in plan.kernels.items() if k.spiking}
+        self.synops = SynopCounter(program, env)
+
+    def run(self, progress: bool):
+        for t in _steps(self.steps, progress):
+            for op in self.program.ops:
+                y = self.step_op(op, t)
+                if y is not None:
+                    self.keep_output(op, t, y.reshape(self.batch, *op.out_shape))
+        return ({n: self.trace[n] for n in self.program.outputs}, self.trace, self.spikes,
+                self.synops.total())
+
+    def step_op(self, op, t: int):
+        kernel = self.plan.kernels[op.name]
+        if op.name in self.plan.ordered:
+            return kernel.step_events(self.events(op, kernel, t), t)
+        x = self.summed_input(op, t)
+        if op.name in self.plan.in_len:
+            self.history.store(op.name, t, x, inputs=True)
+        self.synops.add(op.name, x)
+        return None if op.name in self.skip else kernel.step(x, t)
+
+    def summed_input(self, op, t: int) -> torch.Tensor:
+        x = None
+        for e in op.inputs:
+            v = self.history.read(e.src, e.delay, t).reshape(self.batch, *op.in_shape)
+            x = v if x is None else x + v
+        if x is None:
+            x = torch.zeros((self.batch, *op.in_shape), dtype=self.env.vdtype,
+                            device=self.env.device)
+        return x
+
+    def events(self, op, kernel, t: int) -> list:
+        """An ordered neuron's inputs, edge by edge: ("weight", kernel, its input) or
+        ("direct", value); an input channel delivers at most MAX_INPUT_EVENTS per step."""
+        events = []
+        for e in op.inputs:
+            src = self.plan.kernels[e.src]
+            weight = isinstance(src, WeightKernel)
+            value = self.history.read(e.src, e.delay, t, inputs=weight)
+            if isinstance(src.op, InputOp) or self.plan.input_channel[e.src]:
+                value = value.clamp(max=kernel.MAX_INPUT_EVENTS)
+            events.append(("weight", src, value) if weight else ("direct", value))
+        return events
+
+    def keep_output(self, op, t: int, y: torch.Tensor) -> None:
+        self.history.store(op.name, t, y)
+        if op.name in self.keep:
+            self.trace[op.name][t] = y
+        if op.name in self.spikes:
+            self.spikes[op.name] += y.sum(dtype=torch.float64)
+
+
 def _loop(plan: Plan, x: np.ndarray, record, progress):
-    env, program = plan.env, plan.program
-    steps, batch = x.shape[0], x.shape[1]
-    data = torch.as_tensor(x, device=env.device).to(env.vdtype)
-    for k in plan.kernels.values():
-        k.reset(batch)
-        if isinstance(k, InputKernel):
-            k.bind(data)
-    ring = {n: [None] * length for n, length in plan.out_len.items()}
-    in_ring = {n: [None] * length for n, length in plan.in_len.items()}
-    zeros = {op.name: torch.zeros((batch, *op.out_shape), dtype=env.vdtype, device=env.device)
-             for op in program.ops}
-    in_zeros = {n: torch.zeros((batch, *program.op(n).in_shape), dtype=env.vdtype,
-                               device=env.device) for n in plan.in_len}
-    keep = set(program.outputs) | set(record)
-    trace = {n: torch.empty((steps, batch, *program.op(n).out_shape), dtype=env.vdtype,
-                            device=env.device) for n in keep}
-    spiking = [n for n, k in plan.kernels.items() if k.spiking]
-    spikes = {n: torch.zeros((), dtype=torch.float64, device=env.device) for n in spiking}
-    synops = SynopCounter(program, env)
-
-    def read(src, delay, t, rings, empty):
-        return empty[src] if t - delay < 0 else rings[src][(t - delay) % len(rings[src])]
-
-    for t in _steps(steps, progress):
-        for op in program.ops:
-            kernel = plan.kernels[op.name]
-            if op.name in plan.ordered:
-                events = []
-                for e in op.inputs:
-                    src = plan.kernels[e.src]
-                    if isinstance(src, WeightKernel):
-                        value = read(e.src, e.delay, t, in_ring, in_zeros)
-                        channel = plan.input_channel[e.src]
-                    else:
-                        value = read(e.src, e.delay, t, ring, zeros)
-                        channel = isinstance(src.op, InputOp) or plan.input_channel[e.src]
-                    if channel:
-                        value = value.clamp(max=kernel.MAX_INPUT_EVENTS)
-                    events.append(("weight", src, value) if isinstance(src, WeightKernel)
-                                  else ("direct", value))
-                y = kernel.step_events(events, t)
-            else:
-                xin = None
-                for e in op.inputs:
-                    v = read(e.src, e.delay, t, ring, zeros).reshape(batch, *op.in_shape)
-                    xin = v if xin is None else xin + v
-                if xin is None:
-                    xin = torch.zeros((batch, *op.in_shape), dtype=env.vdtype, device=env.device)
-                if op.name in plan.in_len:
-                    in_ring[op.name][t % plan.in_len[op.name]] = xin
-                synops.add(op.name, xin)
-                y = kernel.step(xin, t)
-            y = y.reshape(batch, *op.out_shape)
-            ring[op.name][t % plan.out_len[op.name]] = y
-            if op.name in keep:
-                trace[op.name][t] = y
-            if op.name in spikes:
-                spikes[op.name] += y.sum(dtype=torch.float64)
-    outputs = {n: trace[n] for n in program.outputs}
-    recorded = {n: trace[n] for n in record}
-    return outputs, recorded, spikes, synops.total()
+    """(outputs, recorded, spike totals, synops) of one run."""
+    loop = Loop(plan, x, record)
+    outputs, traces, spikes, synops = loop.run(progress)
+    return outputs, {n: traces[n] for n in record}, spikes, synops
 
 
 def _steps(steps: int, progress: bool):

@@ -2,11 +2,11 @@
 analog input, the non-zero values × fan-out.
 
 Counted where the synapses are, at every weight op (Affine, Conv): per step,
-``Σ_i a_i · fanout_i`` with ``fanout_i`` the number of synapses leaving input element ``i`` (the wiring: a zero weight
-in a dense matrix or kernel is still a synapse)
-and ``a_i = |x_i|`` when the weight op's input carries spike counts (every source upstream through
-reshapes, pools and delays is a spiking op, or the Input of an integer graph whose
-``input_encoding`` is "rate" or "spikes"), else ``a_i = [x_i != 0]``.
+``Σ_i a_i · fanout_i`` with ``fanout_i`` the number of synapses leaving input element ``i`` (the
+wiring: a zero weight in a dense matrix or kernel is still a synapse), and ``a_i = x_i`` (a count)
+when the weight op's input carries spike counts (every source upstream through reshapes, sum
+pools and delays is a spiking op, or the Input of an integer graph whose ``input_encoding`` is
+"rate" or "spikes"), else ``a_i = [x_i != 0]``.
 """
 from __future__ import annotations
 
@@ -85,11 +85,14 @@ class SynopCounter:
         self.env = env
         self.fan = {}
         self.counts = {}
+        self.uniform = {}
         for op in program.ops:
             if isinstance(op, (AffineOp, ConvOp)):
                 self.fan[op.name] = torch.as_tensor(fan_out(op), dtype=torch.float64,
                                                     device=env.device)
                 self.counts[op.name] = carries_spikes(program, op.name)
+                if isinstance(op, AffineOp):
+                    self.uniform[op.name] = float(np.shape(op.weight)[0])
         self.acc = torch.zeros((), dtype=torch.float64, device=env.device)
 
     def add(self, name: str, x: torch.Tensor) -> None:
@@ -97,8 +100,12 @@ class SynopCounter:
         if fan is None:
             return
         x = x.reshape(x.shape[0], *fan.shape)
-        a = x.abs() if self.counts[name] else (x != 0)
-        self.acc += (a.to(torch.float64) * fan).sum()
+        a = x if self.counts[name] else (x != 0)
+        uniform = self.uniform.get(name)
+        if uniform is not None:  # Affine: every input reaches every output
+            self.acc += a.sum(dtype=torch.float64) * uniform
+        else:
+            self.acc += (a.sum(0, dtype=torch.float64) * fan).sum()
 
     def total(self) -> int:
         return int(round(float(self.acc)))

@@ -147,6 +147,8 @@ def _calibrate(graph: Graph, x, acts, opts: Options, res: Result) -> Result:
     for layer in graph.layers:
         if layer.kind == "input":
             seq = x.unsqueeze(0).expand((steps[-1],) + tuple(x.shape))
+        elif layer.kind == "relu":  # the IF neuron integrates the raw current
+            seq = cache[layer.inputs[0]]
         else:
             seq = over_time(layer, [cache[i] for i in layer.inputs], params_of(layer, x))
         if layer.kind in WEIGHTED:

@@ -7,8 +7,8 @@
 The data are processed in batches: the ANN (with forward hooks on the modules the converter maps to
 each SNN layer), the float SNN (``mode="float"``, float64) for ``T`` steps and the deployed graph
 (``mode="int"``) for ``T + latency`` steps, where ``latency`` is the largest extra delay of the
-deployed pipeline (`compare.align`). Metrics are accumulated per batch; nothing holds the spike
-trains of the whole data set.
+deployed pipeline (`compare.align`). Metrics are accumulated per batch (`state.Totals`): memory
+does not grow with the number of samples.
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def audit(model, dep, data, labels, timesteps=32, tolerance=1.0, snn=None, backe
     dep, dep_source = _load_graph(dep, "deployed")
     float_graph, snn_label, snn_source = _float_graph(snn, dep, dep_source)
     setup = _setup(dep, dep_source, float_graph, snn_source, model, data.shape[1:])
-    totals = Totals(setup.alignments, setup.modules, setup.scales, T)
+    totals = Totals(setup.alignments, setup.modules, setup.scales, T, SCATTER_POINTS)
     for start in _progress(range(0, data.shape[0], int(batch_size)), progress):
         x, y = data[start:start + int(batch_size)], labels[start:start + int(batch_size)]
         _audit_chunk(setup, model, x, y, start, backend, device, totals)
@@ -161,8 +161,8 @@ def _result(totals, setup, dep, data, labels, tolerance, backend, snn_label) -> 
         latency_steps=setup.latency, output_shift_steps=setup.out_shift,
         snn_accuracy_by_steps=snn_by_t, deployed_accuracy_by_steps=dep_by_t, vendor=vendor,
         vendor_accuracy=vendor_acc, snn_source=snn_label,
-        scatter={name: state.scatter(SCATTER_POINTS) for name, state in totals.layers.items()
-                 if state.module is not None and state.activations})
+        scatter={name: state.scatter() for name, state in totals.layers.items()
+                 if state.has_activations})
 
 
 def _text(v):

@@ -48,17 +48,80 @@ def spike_agreement(a: np.ndarray, b: np.ndarray) -> float:
 
 def rate_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of the flattened rates; defined for constant vectors (module docstring)."""
-    a, b = _same_shape(a, b)
-    a = a.astype(np.float64).ravel()
-    b = b.astype(np.float64).ravel()
-    if a.size == 0:
-        return 1.0
-    da, db = a - a.mean(), b - b.mean()
-    va, vb = float(np.dot(da, da)), float(np.dot(db, db))
-    if va == 0.0 or vb == 0.0:
-        return 1.0 if (va == 0.0 and vb == 0.0 and np.allclose(a, b)) else 0.0
-    r = float(np.dot(da, db) / np.sqrt(va * vb))
-    return float(np.clip(r, -1.0, 1.0))
+    acc = PearsonAccumulator()
+    acc.add(a, b)
+    return acc.value()
+
+
+class PearsonAccumulator:
+    """`rate_correlation` over data that arrive in batches (Chan et al.'s pairwise update of the
+    means, sums of squares and co-moment; min/max for the constant-vector rule)."""
+
+    def __init__(self):
+        self.n = 0
+        self.mean_a = self.mean_b = 0.0
+        self.m2_a = self.m2_b = self.c_ab = 0.0
+        self.lo_a = self.lo_b = np.inf
+        self.hi_a = self.hi_b = -np.inf
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+        a, b = _same_shape(a, b)
+        a = a.astype(np.float64).ravel()
+        b = b.astype(np.float64).ravel()
+        if a.size == 0:
+            return
+        n_b, mean_a, mean_b = a.size, float(a.mean()), float(b.mean())
+        da, db = a - mean_a, b - mean_b
+        m2_a, m2_b, c_ab = float(da @ da), float(db @ db), float(da @ db)
+        n = self.n + n_b
+        delta_a, delta_b = mean_a - self.mean_a, mean_b - self.mean_b
+        w = self.n * n_b / n
+        self.m2_a += m2_a + delta_a * delta_a * w
+        self.m2_b += m2_b + delta_b * delta_b * w
+        self.c_ab += c_ab + delta_a * delta_b * w
+        self.mean_a += delta_a * n_b / n
+        self.mean_b += delta_b * n_b / n
+        self.n = n
+        self.lo_a, self.hi_a = min(self.lo_a, a.min()), max(self.hi_a, a.max())
+        self.lo_b, self.hi_b = min(self.lo_b, b.min()), max(self.hi_b, b.max())
+
+    def value(self) -> float:
+        if self.n == 0:
+            return 1.0
+        const_a, const_b = self.lo_a == self.hi_a, self.lo_b == self.hi_b
+        if const_a or const_b or self.m2_a <= 0.0 or self.m2_b <= 0.0:
+            return 1.0 if (const_a and const_b and np.isclose(self.lo_a, self.lo_b)) else 0.0
+        return float(np.clip(self.c_ab / np.sqrt(self.m2_a * self.m2_b), -1.0, 1.0))
+
+
+class ProportionalFit:
+    """`scale_free_error` over batches: per channel Σ r·a, Σ a², Σ r² (rows ``(B, N)``)."""
+
+    def __init__(self, channels: int):
+        self.channels = int(channels)
+        self.s_ra = np.zeros(self.channels)
+        self.s_aa = np.zeros(self.channels)
+        self.s_rr = np.zeros(self.channels)
+        self.n = 0
+
+    def add(self, rate: np.ndarray, target: np.ndarray) -> None:
+        r = np.asarray(rate, dtype=np.float64)
+        r = r.reshape(r.shape[0] if r.ndim > 1 else 1, self.channels, -1)
+        t = np.asarray(target, dtype=np.float64).reshape(r.shape)
+        self.s_ra += np.einsum("bcn,bcn->c", r, t)
+        self.s_aa += np.einsum("bcn,bcn->c", t, t)
+        self.s_rr += np.einsum("bcn,bcn->c", r, r)
+        self.n += r.size
+
+    def value(self) -> float:
+        if self.n == 0:
+            return 0.0
+        c = np.maximum(np.where(self.s_aa > 0, self.s_ra / np.where(self.s_aa > 0, self.s_aa, 1.0),
+                                0.0), 0.0)
+        sse = float(np.sum(self.s_rr - 2 * c * self.s_ra + c * c * self.s_aa))
+        rms = float(np.sqrt(max(sse, 0.0) / self.n))
+        norm = float(np.sqrt(self.s_rr.sum() / self.n))
+        return 0.0 if norm == 0.0 and rms == 0.0 else rms / max(norm, 1e-12)
 
 
 def scale_free_error(rate: np.ndarray, target: np.ndarray, channels: int = 1) -> float:
@@ -69,18 +132,9 @@ def scale_free_error(rate: np.ndarray, target: np.ndarray, channels: int = 1) ->
     equal row-major groups (a conv layer's channels), each with its own ``c`` — the converter's
     per-channel λ, when it is not known. 0.0 for exact proportionality; 0.0 when both are zero.
     """
-    r = np.asarray(rate, dtype=np.float64)
-    t = np.asarray(target, dtype=np.float64)
-    r = r.reshape(r.shape[0] if r.ndim > 1 else 1, int(channels), -1)
-    t = t.reshape(r.shape)
-    tt = np.einsum("bcn,bcn->c", t, t)
-    c = np.where(tt > 0, np.einsum("bcn,bcn->c", r, t) / np.where(tt > 0, tt, 1.0), 0.0)
-    c = np.maximum(c, 0.0)
-    if r.size == 0:
-        return 0.0
-    norm = float(np.sqrt(np.mean(r * r)))
-    rms = float(np.sqrt(np.mean((r - c[None, :, None] * t) ** 2)))
-    return 0.0 if norm == 0.0 and rms == 0.0 else rms / max(norm, 1e-12)
+    fit = ProportionalFit(channels)
+    fit.add(rate, target)
+    return fit.value()
 
 
 def _same_shape(a, b):

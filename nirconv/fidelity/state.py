@@ -11,21 +11,29 @@ from .records import LayerAudit
 
 
 class LayerState:
-    """Accumulates one node's agreement sums, per-sample rates and ANN activations."""
+    """Running sums of one node: agreement, rate correlation, rate-vs-activation fits, and a
+    uniform random sample of (activation, rates) points for the scatter plot. Memory does not
+    grow with the number of samples."""
 
     def __init__(self, alignment: C.Alignment, module: Optional[str], scale: Optional[np.ndarray],
-                 timesteps: int):
+                 timesteps: int, scatter_points: int = 1500, seed: int = 0):
         self.alignment = alignment
         self.module = module
         self.scale = scale
         self.timesteps = timesteps
-        self.both = 0.0
-        self.either = 0.0
-        self.float_spikes = 0
-        self.deployed_spikes = 0
-        self.rates_f: list[np.ndarray] = []
-        self.rates_q: list[np.ndarray] = []
-        self.activations: list[np.ndarray] = []
+        self.both = self.either = 0.0
+        self.float_spikes = self.deployed_spikes = 0
+        self.samples = 0
+        self.correlation = C.PearsonAccumulator()
+        shape = alignment.shape
+        channels = shape[0] if len(shape) > 1 else int(np.prod(shape))  # per channel / neuron
+        self.fits = (C.ProportionalFit(channels), C.ProportionalFit(channels))
+        self.sq_err = np.zeros(2)
+        self.err_n = 0
+        self.has_activations = False
+        self._points = scatter_points
+        self._rng = np.random.default_rng(seed)
+        self._kept = (np.zeros(0), np.zeros((0, 3)))  # (random keys, rows act / float / deployed)
 
     def add(self, f: np.ndarray, q: np.ndarray, activation: Optional[np.ndarray]):
         """Aligned trains (T, B, *shape); returns per-sample (Σ min, Σ max) for the tracker."""
@@ -37,53 +45,61 @@ class LayerState:
         self.either += float(either.sum())
         self.float_spikes += int(round(float(f2.sum())))
         self.deployed_spikes += int(round(float(q2.sum())))
-        self.rates_f.append((f2.sum(axis=0) / self.timesteps).astype(np.float32))
-        self.rates_q.append((q2.sum(axis=0) / self.timesteps).astype(np.float32))
-        if activation is not None:
-            self.activations.append(np.asarray(activation, dtype=np.float32).reshape(B, -1))
+        self.samples += B
+        rf, rq = f2.sum(axis=0) / self.timesteps, q2.sum(axis=0) / self.timesteps
+        self.correlation.add(rf, rq)
+        if activation is not None and self.module is not None:
+            act = np.asarray(activation, dtype=np.float64).reshape(B, -1)
+            if act.shape == rf.shape:
+                self._add_activation(act, rf, rq)
         return both, either
 
-    def _rate_errors(self, rf, rq):
-        if self.module is None or not self.activations:
-            return None, None, None
-        act = np.concatenate(self.activations)
-        if act.shape != rf.shape:
-            return None, None, None
+    def _add_activation(self, act, rf, rq):
+        self.has_activations = True
         if self.scale is not None:
             expected = np.clip(act / self.scale[None, :], 0.0, None)
-            err = [float(np.sqrt(np.mean((r - expected) ** 2))) for r in (rf, rq)]
-            return err[0], err[1], "activation_scale"
-        act = np.maximum(act, 0.0)  # rates are >= 0: a negative logit means "no spikes"
-        shape = self.alignment.shape
-        channels = shape[0] if len(shape) > 1 else int(np.prod(shape))  # per channel / neuron
-        return (C.scale_free_error(rf, act, channels), C.scale_free_error(rq, act, channels),
-                "least_squares")
+            self.sq_err += [float(np.sum((r - expected) ** 2)) for r in (rf, rq)]
+            self.err_n += rf.size
+        positive = np.maximum(act, 0.0)  # rates are >= 0: a negative logit means "no spikes"
+        for fit, r in zip(self.fits, (rf, rq)):
+            fit.add(r, positive)
+        self._sample(np.stack([act.ravel(), rf.ravel(), rq.ravel()], axis=1))
 
-    def result(self):
-        rf, rq = np.concatenate(self.rates_f), np.concatenate(self.rates_q)
-        e_f, e_q, basis = self._rate_errors(rf, rq)
+    def _sample(self, rows):
+        """Keep the rows with the smallest random keys: a uniform sample of everything seen."""
+        keys = np.concatenate([self._kept[0], self._rng.random(rows.shape[0])])
+        rows = np.concatenate([self._kept[1], rows])
+        if keys.size > self._points:
+            pick = np.argpartition(keys, self._points)[:self._points]
+            keys, rows = keys[pick], rows[pick]
+        self._kept = (keys, rows)
+
+    def _rate_errors(self):
+        if not self.has_activations:
+            return None, None, None
+        if self.scale is not None:
+            e_f, e_q = np.sqrt(self.sq_err / max(self.err_n, 1))
+            return float(e_f), float(e_q), "activation_scale"
+        return self.fits[0].value(), self.fits[1].value(), "least_squares"
+
+    def result(self) -> LayerAudit:
+        e_f, e_q, basis = self._rate_errors()
         neurons = int(np.prod(self.alignment.shape))
-        denom = max(rf.shape[0] * neurons * self.timesteps, 1)
+        denom = max(self.samples * neurons * self.timesteps, 1)
         return LayerAudit(
             node=self.alignment.node,
             spike_agreement=C.agreement_from_sums(self.both, self.either),
-            rate_correlation=C.rate_correlation(rf, rq), shift_steps=self.alignment.shift,
+            rate_correlation=self.correlation.value(), shift_steps=self.alignment.shift,
             neurons=neurons, float_spikes=self.float_spikes,
             deployed_spikes=self.deployed_spikes, float_rate=self.float_spikes / denom,
-            deployed_rate=self.deployed_spikes / denom, ann_module=self.module,
+            deployed_rate=self.deployed_spikes / denom,
+            ann_module=self.module if self.has_activations else None,
             rate_error_float=e_f, rate_error_deployed=e_q, rate_error_basis=basis)
 
-    def scatter(self, points: int, seed: int = 0):
-        """(activation, float rate, deployed rate) for at most ``points`` random neurons×samples."""
-        act = np.concatenate(self.activations).ravel()
-        rf = np.concatenate(self.rates_f).ravel()
-        rq = np.concatenate(self.rates_q).ravel()
-        if act.shape != rf.shape:
-            return (np.zeros(0),) * 3
-        if act.size > points:
-            pick = np.random.default_rng(seed).choice(act.size, points, replace=False)
-            act, rf, rq = act[pick], rf[pick], rq[pick]
-        return act, rf, rq
+    def scatter(self):
+        """(activation, float rate, deployed rate): a uniform sample of the neurons × samples."""
+        rows = self._kept[1]
+        return rows[:, 0], rows[:, 1], rows[:, 2]
 
 
 class SampleTracker:
@@ -114,10 +130,11 @@ class SampleTracker:
 class Totals:
     """Everything the audit accumulates over the batches of the data."""
 
-    def __init__(self, alignments, modules: dict, scales: dict, timesteps: int):
+    def __init__(self, alignments, modules: dict, scales: dict, timesteps: int,
+                 scatter_points: int = 1500):
         self.timesteps = timesteps
-        self.layers = {a.node: LayerState(a, modules.get(a.node), scales.get(a.node), timesteps)
-                       for a in alignments}
+        self.layers = {a.node: LayerState(a, modules.get(a.node), scales.get(a.node), timesteps,
+                                          scatter_points) for a in alignments}
         self.tracker = SampleTracker()
         self.ann_correct = 0
         self.snn_correct = np.zeros(timesteps, dtype=np.int64)

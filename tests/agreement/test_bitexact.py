@@ -120,7 +120,7 @@ def _nir_float_graphs():
                "li": nir.LI(tau=np.full(3, 0.01), r=np.ones(3), v_leak=np.zeros(3)),
                "output": nir.Output(np.array([3]))},
         edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "li"),
-               ("li", "output")], metadata={"dt": 1e-3})
+               ("li", "output")], metadata={"dt": 1e-3, "dialect": "nirconv"})
     sub = {"reset": "subtract"}
     graphs["lif_lif"] = nir.NIRGraph(
         nodes={"input": nir.Input(np.array([6])),
@@ -132,7 +132,7 @@ def _nir_float_graphs():
                                v_threshold=np.ones(3), metadata=dict(sub)),
                "output": nir.Output(np.array([3]))},
         edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"),
-               ("lif2", "output")], metadata={"dt": 1e-3})
+               ("lif2", "output")], metadata={"dt": 1e-3, "dialect": "nirconv"})
     graphs["cuba_recurrent"] = nir.NIRGraph(
         nodes={"input": nir.Input(np.array([5])),
                "fc": nir.Linear(rng.normal(0, 0.8, (8, 5))),
@@ -141,7 +141,7 @@ def _nir_float_graphs():
                "rec": nir.Linear(rng.normal(0, 0.3, (8, 8))),
                "output": nir.Output(np.array([8]))},
         edges=[("input", "fc"), ("fc", "cuba"), ("cuba", "rec"), ("rec", "cuba"),
-               ("cuba", "output")], metadata={"dt": 1e-3})
+               ("cuba", "output")], metadata={"dt": 1e-3, "dialect": "nirconv"})
     graphs["conv_if"] = nir.NIRGraph(
         nodes={"input": nir.Input(np.array([1, 6, 6])),
                "conv": nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0, 0.7, (2, 1, 3, 3)),
@@ -157,7 +157,7 @@ def _nir_float_graphs():
                "if2": nir.IF(r=np.ones(4), v_threshold=np.ones(4), metadata={"reset": "subtract"}),
                "output": nir.Output(np.array([4]))},
         edges=[("input", "conv"), ("conv", "if1"), ("if1", "pool"), ("pool", "flat"),
-               ("flat", "fc"), ("fc", "if2"), ("if2", "output")], metadata={"dt": 1e-3})
+               ("flat", "fc"), ("fc", "if2"), ("if2", "output")], metadata={"dt": 1e-3, "dialect": "nirconv"})
     return graphs
 
 

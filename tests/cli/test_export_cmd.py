@@ -100,3 +100,23 @@ def test_a_model_without_calibration_is_bad_input(tmp_path):
     torch.export.save(torch.export.export(model, (torch.rand(1, 4),)), tmp_path / "m.pt2")
     assert main(["export", str(tmp_path / "m.pt2"), "--target", "generic", "-o",
                  str(tmp_path / "o.nir")]) == 2
+
+
+@pytest.mark.parametrize("target,fmt,suffix", [("xylo", "rockpool", ".npz"), ("loihi2", "netx", ".h5")])
+def test_vendor_formats(files, tmp_path, target, fmt, suffix):
+    pytest.importorskip(f"nirconv.vendors.{'xylo' if fmt == 'rockpool' else 'netx'}")
+    out = tmp_path / f"dep{suffix}"
+    assert main(["export", str(files / "rnn.nir"), "--target", target, "--format", fmt,
+                 "-o", str(out)]) == 0
+    assert out.exists() and out.stat().st_size > 0
+    if fmt == "rockpool":
+        with np.load(out, allow_pickle=False) as z:
+            dep = nirconv.quantization.quantize(nirconv.load(files / "rnn.nir"), "xylo")
+            rec = np.asarray(z["weights_rec"])
+            np.testing.assert_array_equal(rec.reshape(40, 40, -1)[..., 0].T
+                                          if rec.ndim == 3 else rec.T,
+                                          np.asarray(dep.nodes["fc_rec"].weight))
+    else:
+        import h5py
+        with h5py.File(out, "r") as f:
+            assert "layer" in f

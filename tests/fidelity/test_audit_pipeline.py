@@ -143,6 +143,21 @@ def test_snn_override_matches_the_float_snn_rebuilt_from_metadata(audited, digit
     assert again.first_divergence == result.first_divergence
 
 
+def test_batching_does_not_change_the_result(audited):
+    target, model, x, y, float_graph, dep, result = audited
+    batched = nirconv.audit(model, dep, x, y, timesteps=T, backend="torch", progress=False,
+                            batch_size=7)  # 48 samples: 6 batches of 7 and one of 6
+    a, b = batched.to_json(), result.to_json()
+    for layer_a, layer_b in zip(a.pop("layers"), b.pop("layers")):
+        assert layer_a.keys() == layer_b.keys()
+        for key, value in layer_a.items():
+            assert value == (pytest.approx(layer_b[key], rel=1e-9, abs=1e-9)
+                             if isinstance(value, float) else layer_b[key]), key
+    assert a == b
+    # the scatter's random sample depends on the batching; its size does not
+    assert len(batched.scatter["1"][0]) == len(result.scatter["1"][0]) == 1500
+
+
 def test_data_that_does_not_fit_the_graph_is_bad_input(audited):
     from nirconv.errors import BadInput
 

@@ -73,3 +73,13 @@ def test_missing_folder_is_bad_input_and_leaves_no_file(tmp_path):
         write_report(_result(), tmp_path / "nope" / "a.json", None)
     write_report(_result(), tmp_path / "a.json", None)
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temporary left behind
+
+
+def test_report_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    write_report(_result(), tmp_path / "a.json", tmp_path / "a.html")
+    for name in ("a.json", "a.html"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask

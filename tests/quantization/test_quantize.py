@@ -66,7 +66,7 @@ def test_loihi_sign_modes_and_formats(rnn):
         w = np.asarray(node.weight, dtype=np.int64)
         assert node.metadata["sign_mode"] == "mixed"
         assert np.all(w % 2 == 0) and w.min() >= -256 and w.max() <= 254
-        assert -8 <= node.metadata["shift"] <= 7
+        assert 0 <= node.metadata["shift"] <= 7
     m = dep.nodes["lif1"].metadata
     assert m["reset"] == "zero" and m["float_reset"] == "subtract"
     assert 0 <= m["du"] <= 4095 and 0 <= m["dv"] <= 4095 and 0 < m["vth"] < 1 << 17

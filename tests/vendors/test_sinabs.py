@@ -55,6 +55,7 @@ def _float_cnn(rng, reset):
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": 1e-3})
 
 
+@pytest.mark.slow  # ~20 s: Sinabs runs in a subprocess of its own venv (torch import)
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
 def test_speck_integer_mode_equals_sinabs(sinabs_env, reset):
     rng = np.random.default_rng(0)

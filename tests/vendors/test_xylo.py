@@ -195,6 +195,16 @@ def test_ours_equals_xylosim(need_xylosim, xylo_helpers, backend, net):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_ours_equals_xylosim_above_15_input_events(need_xylosim, xylo_helpers, backend):
+    """xylosim delivers at most 15 events per input channel and step (MAX_NUM_INP_SPIKES)."""
+    rng = np.random.default_rng(8)
+    spec = xylo_helpers["random_spec"](rng, n_hid=40)
+    x = xylo_helpers["random_events"](rng, 60, 2, 16, max_events=60)
+    assert x.max() > 15
+    np.testing.assert_array_equal(_ours(backend, spec, x), XyloSimLayer(spec).run(x))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_ours_equals_xylosim_membrane_readout(need_xylosim, xylo_helpers, backend):
     """Vmem readout (Rockpool's output_mode "Vmem"): the readout membranes at every step."""
     import dataclasses

@@ -12,7 +12,6 @@ from nirconv.equations.neurons import LoihiCubaLIF, SpeckIAF
 from nirconv.equations.program import (AffineOp, DelayOp, Edge, InputOp, NeuronOp, OutputOp,
                                        Program, ThresholdOp)
 from nirconv.errors import BadInput
-from nirconv.lowering import lower
 
 DT = 1e-3
 

@@ -193,3 +193,13 @@ def test_loihi_current_decay_du(trajectory):
     # du = 2047: x = u * 2048 >> 12 = u / 2 (toward zero): u 8192, 4096, 2048; dv = 4095 (v ≈ u)
     r = loihi(du=I(2047), dv=I(4095))
     assert trajectory(r, [128, 0, 0], "int") == [8192, 4098, 2049]
+
+
+def test_xylo_input_channel_delivers_at_most_15_events(make_program):
+    # 20 input events on a +100 synapse: Xylo takes 15 (1500); the generic family takes all 20
+    x = np.array([[[20]]], dtype=np.int64)
+    for mode, want in (("ordered", 1500), ("sum", 2000)):
+        r = bitshift(dash_mem=None, dash_syn=None, accumulate=mode)
+        result = run(make_program(r, "int", weight=np.array([[100]])), x, record=("w",))
+        assert result.output[0, 0, 0] == want, mode
+        assert result.recorded["w"][0, 0, 0] == 2000  # the weight op's own output is not capped
