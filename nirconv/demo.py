@@ -173,7 +173,7 @@ def run_demo(out="nirconv-demo", target="speck", progress=True, echo=print) -> D
     json_path = out / "report.json"
     html_path = out / "report.html"
     atomic_write_text(json_path, json.dumps(report, indent=2, default=_jsonable))
-    page = html_report(report, accuracy_plot(conversion, audit_json), html_fragment(result))
+    page = html_report(report, accuracy_plot(conversion, audit_json), html_fragment(result, heading=False))
     atomic_write_text(html_path, page)
     return DemoRun(out, tgt.name, report, html_path, json_path)
 

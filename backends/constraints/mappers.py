@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from nirconv.equations.program import AffineOp, ConvOp, PoolOp
+from nirconv.equations.program import ConvOp
 
 from .net import Net, kind, stored_weights, synapses
 from .report import Violation

@@ -13,7 +13,6 @@ from .net import Net, fan_in, fan_out_per_source, kind
 from .report import Violation
 
 INF = math.inf
-_NEURON_TYPES = ("I", "IF", "LI", "LIF", "CubaLI", "CubaLIF")
 _SPIKING = ("IF", "LIF", "CubaLIF")
 
 

@@ -221,3 +221,33 @@ def value_bounds(program: Program, x_lo: float, x_hi: float) -> dict[str, tuple[
 def input_bound(program: Program, bounds, op) -> tuple[float, float]:
     """Interval of the summed input arriving at ``op``."""
     return (sum(bounds[e.src][0] for e in op.inputs), sum(bounds[e.src][1] for e in op.inputs))
+
+
+INT32_HEADROOM = float(1 << 28)  # any sum of up to 8 such values stays inside int32
+
+
+def _record_magnitude(record) -> float:
+    """The largest integer a neuron's own state and parameters reach (Loihi computes in int64
+    internally and outputs at most 2**23)."""
+    if isinstance(record, SpeckIAF):
+        arrays = (record.threshold, record.bias, record.v_init, record.v_min, record.v_max)
+    elif isinstance(record, BitShiftLIF):
+        arrays = (record.threshold if record.threshold is not None else 0, record.bias,
+                  record.v_init, float(1 << record.state_bits))
+    else:
+        return 0.0
+    return max(float(np.max(np.abs(np.asarray(a, dtype=np.float64)), initial=0.0))
+               for a in arrays)
+
+
+def int32_safe(program: Program, bounds: dict) -> bool:
+    """Whether every op's output and summed input, and every neuron's state, stays within 2**28:
+    then int32 holds every value and every sum the kernels form (count * threshold <= |v|)."""
+    for op in program.ops:
+        lo, hi = bounds[op.name]
+        ilo, ihi = input_bound(program, bounds, op)
+        if max(-lo, hi, -ilo, ihi) > INT32_HEADROOM:
+            return False
+        if isinstance(op, NeuronOp) and _record_magnitude(op.neuron) > INT32_HEADROOM:
+            return False
+    return True

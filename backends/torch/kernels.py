@@ -2,8 +2,8 @@
 
 A kernel is built once per run from its op and the `Env`, then stepped: ``step(x, t)`` takes the
 summed input ``(B, *in_shape)`` of step ``t`` and returns the output ``(B, *out_shape)``.
-Integer mode: every value is an int64 tensor and every operation is exact (weight products go
-through `exactness.matmul_dtype`). Float mode: the float dtype of the run.
+Integer mode: every value is an integer tensor (``Env.vdtype``: int32 when the value bounds allow,
+else int64) and every operation is exact (weight products go through `exactness.matmul_dtype`). Float mode: the float dtype of the run.
 """
 from __future__ import annotations
 
@@ -33,10 +33,13 @@ class Env:
     fdtype: torch.dtype  # float mode carrier
     bounds: Optional[dict]  # integer mode: op name -> (lo, hi) of its output
     input_bounds: Optional[dict]  # integer mode: op name -> (lo, hi) of its summed input
+    int32: bool = False  # integer mode: every value fits int32 with headroom (exactness.int32_safe)
 
     @property
     def vdtype(self) -> torch.dtype:
-        return torch.int64 if self.integer else self.fdtype
+        if self.integer:
+            return torch.int32 if self.int32 else torch.int64
+        return self.fdtype
 
     def tensor(self, array, dtype=None) -> torch.Tensor:
         return torch.as_tensor(np.array(array, copy=True), dtype=dtype or self.vdtype,
@@ -91,7 +94,7 @@ class WeightKernel(Kernel):
             _, _, self.acc_bound = weight_intervals(op, lo, hi)
             self.cdtype = matmul_dtype(self.acc_bound, env.device, op.name, env.program.source)
             self.w = env.weight(op, "w", self.cdtype)
-            self.bias = None if op.bias is None else env.tensor(op.bias, torch.int64)
+            self.bias = None if op.bias is None else env.tensor(op.bias)
         else:
             self.w = env.weight(op, "w", env.fdtype)
             self.bias = None if op.bias is None else env.tensor(op.bias)
@@ -104,9 +107,9 @@ class WeightKernel(Kernel):
         raise NotImplementedError
 
     def exact(self, x: torch.Tensor, part: str = "w") -> torch.Tensor:
-        """The product with op.weight ("w") or its positive/negative part, exact, as int64."""
+        """The product with op.weight ("w") or its positive/negative part, exact, as integers."""
         w = self.w if part == "w" else self.env.weight(self.op, part, self.cdtype)
-        return self.product(x.to(self.cdtype), w).to(torch.int64)
+        return self.product(x.to(self.cdtype), w).to(self.env.vdtype)
 
     def step(self, x, t):
         x = x.reshape(x.shape[0], *self.op.in_shape)
@@ -159,14 +162,14 @@ class AffineKernel(WeightKernel):
     def _sparse(self, x2, nz, part):
         n_out = self.op.out_shape[0]
         if nz.shape[0] == 0:
-            return torch.zeros((x2.shape[0], n_out), dtype=torch.int64, device=x2.device)
+            return torch.zeros((x2.shape[0], n_out), dtype=self.env.vdtype, device=x2.device)
         b, j = nz[:, 0], nz[:, 1]
         counts = torch.bincount(b, minlength=x2.shape[0])
         offsets = torch.cumsum(counts, 0) - counts
         table = self.env.weight(self.op, part + "T", self.cdtype)
         y = F.embedding_bag(j, table, offsets, mode="sum",
                             per_sample_weights=x2[b, j].to(self.cdtype))
-        return y.to(torch.int64)
+        return y.to(self.env.vdtype)
 
     def contributions(self, x, b, k):
         x = x.reshape(x.shape[0], -1)
@@ -234,7 +237,7 @@ class ScaleKernel(Kernel):
 
 
 class PoolKernel(Kernel):
-    """Sum pooling as a sum of shifted slices (exact in int64 on every device); average pooling
+    """Sum pooling as a sum of shifted slices (exact for integers on every device); average pooling
     (float mode only) divides by the kernel size, padding counting as zeros."""
 
     def __init__(self, op, env):

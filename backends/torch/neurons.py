@@ -1,7 +1,8 @@
 """Neuron kernels: one per record of `nirconv.equations.neurons`, registered in `NEURONS`.
 
 Each implements its record's docstring on batched tensors ``(B, *shape)``: float mode in the run's
-float dtype, integer families in int64 (Float32LIF in float32, operation by operation, in the
+float dtype, integer families in the run's integer type (int32 where the value bounds allow, else
+int64; Loihi's products in int64; Float32LIF in float32, operation by operation, in the
 written order). ``step(x, t)`` takes the summed input; an ``ordered`` BitShiftLIF instead takes its
 inputs one edge at a time (`step_events`).
 """
@@ -114,9 +115,9 @@ class SpeckKernel(NeuronKernel):
             raise self.unsupported("Speck thresholds must be positive", "threshold")
         self.binary = n.reset == "zero" or n.max_spikes == 1
         self.th_f64 = self.th.to(torch.float64)
-        # floor(v / th) in float64 is the integer floor division when |v| * th < 2**52
-        reach = max(abs(int(n.v_min)), abs(int(n.v_max))) * int(self.th.max())
-        self.float_div = reach < (1 << 52)
+        # floor(v / th) in float64 is the integer floor division when |v| < 2**53 (see
+        # docs/equations/torch_exactness.md)
+        self.float_div = max(abs(int(n.v_min)), abs(int(n.v_max))) < (1 << 53)
 
     def reset(self, batch):
         self.v = self.v_init.expand(batch, *self.shape).clone()
@@ -126,10 +127,10 @@ class SpeckKernel(NeuronKernel):
         x = x.reshape(x.shape[0], *self.shape)
         v = torch.clamp(self.v + x + self.bias, n.v_min, n.v_max)
         if self.binary:
-            count = (v >= self.th).to(torch.int64)
+            count = (v >= self.th).to(v.dtype)
         else:  # v >= th: floor(v / th) >= 1; below: <= 0, clamped to 0 (th > 0)
             if self.float_div:
-                count = torch.floor(v.to(torch.float64) / self.th_f64).to(torch.int64)
+                count = torch.floor(v.to(torch.float64) / self.th_f64).to(v.dtype)
             else:
                 count = torch.div(v, self.th, rounding_mode="floor")
             count = count.clamp(0, None if n.max_spikes is None else int(n.max_spikes))
@@ -160,8 +161,8 @@ class BitShiftKernel(NeuronKernel):
         if self.spiking:
             self.positive = bool((self.th > 0).all())
             self.th_f64 = self.th.to(torch.float64)
-            # floor(v / th) in float64 equals the integer floor division when |v| * th < 2**52
-            self.float_div = 2 * (n.state_bits - 1) < 52
+            # floor(v / th) in float64 equals the integer floor division when |v| < 2**53
+            self.float_div = n.state_bits <= 53
 
     def sat(self, x):
         return torch.clamp(x, self.lo, self.hi)
@@ -215,7 +216,8 @@ class BitShiftKernel(NeuronKernel):
         for start in range(0, b.numel(), chunk):
             bb, kk = b[start:start + chunk], k[start:start + chunk]
             events = kernel.contributions(x, bb, kk)
-            flat_out[bb, kk] = ordered_sum(flat_in[bb, kk], events, self.lo, self.hi)
+            flat_out[bb, kk] = ordered_sum(flat_in[bb, kk].to(torch.int64), events, self.lo,
+                                           self.hi).to(flat_out.dtype)
         return flat_out.reshape(out.shape)
 
     def finish(self, isyn):
@@ -232,7 +234,7 @@ class BitShiftKernel(NeuronKernel):
             self.v = v
             return v
         if n.reset == "zero":
-            count = (v >= self.th).to(torch.int64) if n.max_spikes >= 1 else torch.zeros_like(v)
+            count = (v >= self.th).to(v.dtype) if n.max_spikes >= 1 else torch.zeros_like(v)
             v = v * (1 - count)
         else:
             count = self.spike_count(v, int(n.max_spikes))
@@ -245,10 +247,10 @@ class BitShiftKernel(NeuronKernel):
         if max_spikes <= 0:
             return torch.zeros_like(v)
         if self.positive and max_spikes == 1:
-            return (v >= self.th).to(torch.int64)
+            return (v >= self.th).to(v.dtype)
         if self.positive:  # v < th gives floor(v / th) <= 0, clamped to 0
             if self.float_div:
-                count = torch.floor(v.to(torch.float64) / self.th_f64).to(torch.int64)
+                count = torch.floor(v.to(torch.float64) / self.th_f64).to(v.dtype)
             else:
                 count = torch.div(v, self.th, rounding_mode="floor")
             return count.clamp(0, max_spikes)
@@ -261,7 +263,8 @@ class BitShiftKernel(NeuronKernel):
 
 
 class LoihiKernel(NeuronKernel):
-    """LoihiCubaLIF as lava's PyLifModelBitAcc."""
+    """LoihiCubaLIF as lava's PyLifModelBitAcc. State and arithmetic in int64 whatever the run's
+    integer type (``u * (4096 - (du + 1))`` reaches 2**35); outputs in the run's type."""
 
     MAX_V = (1 << 23) - 1
 
@@ -269,18 +272,19 @@ class LoihiKernel(NeuronKernel):
         super().__init__(op, env)
         n = self.n
         self.spiking = n.vth is not None
-        self.decay_u = self.p(4096 - (np.asarray(n.du, dtype=np.int64) + 1))
-        self.decay_v = self.p(4096 - np.asarray(n.dv, dtype=np.int64))
+        i64 = torch.int64
+        self.decay_u = self.p(4096 - (np.asarray(n.du, dtype=np.int64) + 1), i64)
+        self.decay_v = self.p(4096 - np.asarray(n.dv, dtype=np.int64), i64)
         mant = np.broadcast_to(np.asarray(n.bias_mant, dtype=np.int64), self.shape)
         exp = np.broadcast_to(np.asarray(n.bias_exp, dtype=np.int64), self.shape)
         bias = np.where(exp >= 0, np.left_shift(mant, np.maximum(exp, 0)),
                         np.right_shift(mant, np.maximum(-exp, 0)))
-        self.bias = self.p(bias)
-        self.vth = self.p(np.asarray(n.vth, dtype=np.int64) << 6) if self.spiking else None
+        self.bias = self.p(bias, i64)
+        self.vth = self.p(np.asarray(n.vth, dtype=np.int64) << 6, i64) if self.spiking else None
 
     def reset(self, batch):
-        self.u = self.zeros(batch)
-        self.v = self.zeros(batch)
+        self.u = self.zeros(batch, torch.int64)
+        self.v = self.zeros(batch, torch.int64)
 
     @staticmethod
     def trunc12(x):
@@ -292,17 +296,17 @@ class LoihiKernel(NeuronKernel):
         return torch.where(x <= -(1 << 23), x + (1 << 24), x)
 
     def step(self, x, t):
-        a_in = x.reshape(x.shape[0], *self.shape)
+        a_in = x.reshape(x.shape[0], *self.shape).to(torch.int64)
         u = self.wrap24(self.trunc12(self.u * self.decay_u) + a_in * 64)
         v = self.trunc12(self.v * self.decay_v)
         v = torch.clamp(v + u + self.bias, -self.MAX_V, self.MAX_V)
         self.u = u
         if not self.spiking:
             self.v = v
-            return v
+            return v.to(self.env.vdtype)
         fires = v > self.vth
         self.v = torch.where(fires, torch.zeros_like(v), v)
-        return fires.to(torch.int64)
+        return fires.to(self.env.vdtype)
 
 
 class Float32Kernel(NeuronKernel):
@@ -332,7 +336,7 @@ class Float32Kernel(NeuronKernel):
         else:
             v = torch.where(fires, self.v_reset, v)
         self.v = v
-        return fires.to(torch.int64)
+        return fires.to(self.env.vdtype)
 
 
 NEURONS: dict[type, type] = {

@@ -13,7 +13,8 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from nirconv.backends.torch.exactness import exact_numerics, input_bound, value_bounds
+from nirconv.backends.torch.exactness import (exact_numerics, input_bound, int32_safe,
+                                              value_bounds)
 from nirconv.backends.torch.kernels import KERNELS, Env, InputKernel, Kernel, WeightKernel
 from nirconv.backends.torch.neurons import BitShiftKernel, neuron_kernel
 from nirconv.backends.torch.synops import SynopCounter
@@ -119,15 +120,23 @@ def run(program: Program, x, record: Iterable[str] = (), device="cpu", dtype=Non
         if integer:
             bounds = value_bounds(program, float(x.min(initial=0)), float(x.max(initial=0)))
             ins = {op.name: input_bound(program, bounds, op) for op in program.ops}
-        env = Env(program, dev, integer, fdtype, bounds, ins)
+        env = Env(program, dev, integer, fdtype, bounds, ins,
+                  int32=integer and int32_safe(program, bounds))
         plan = Plan(program, env)
         outputs, recorded, spikes, synops = _loop(plan, x, record, progress)
-    out_np = {k: v.cpu().numpy() for k, v in outputs.items()}
-    rec_np = {k: v.cpu().numpy() for k, v in recorded.items()}
+    out_np = {k: _numpy(v) for k, v in outputs.items()}
+    rec_np = {k: _numpy(v) for k, v in recorded.items()}
     return SimResult(outputs=out_np, recorded=rec_np,
                      spikes_per_node={k: int(round(float(v))) for k, v in spikes.items()},
                      synops=int(synops), seconds=time.perf_counter() - start, backend="torch",
                      device=str(dev))
+
+
+def _numpy(trace: torch.Tensor) -> np.ndarray:
+    """Integer results are int64 arrays whatever type carried them."""
+    if not trace.is_floating_point():
+        trace = trace.to(torch.int64)
+    return trace.cpu().numpy()
 
 
 def _check_input(program: Program, x, integer: bool) -> np.ndarray:

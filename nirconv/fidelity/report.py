@@ -174,9 +174,10 @@ def _divergence(result) -> str:
         q=d.get("deployed"))
 
 
-def html_fragment(result) -> str:
-    """An HTML ``<section>`` of the audit (tables + plots) that another page can embed."""
-    parts = ['<section class="nirconv-audit">', "<h2>Fidelity audit</h2>",
+def html_fragment(result, heading: bool = True) -> str:
+    """An HTML ``<section>`` of the audit (tables + plots) that another page can embed
+    (``heading=False`` leaves out its ``<h2>`` for a page that has its own)."""
+    parts = ['<section class="nirconv-audit">', "<h2>Fidelity audit</h2>" if heading else "",
              _table(("", ""), _summary_rows(result)),
              _img(plot_accuracy(result), "accuracy vs time steps"),
              "<h3>Per layer: float SNN vs deployed</h3>",

@@ -21,7 +21,7 @@ import nir
 import numpy as np
 
 from ..equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
-from ..equations.program import AffineOp, ConvOp, Edge, InputOp, NeuronOp
+from ..equations.program import AffineOp, ConvOp, Edge, NeuronOp
 from ..errors import BadInput, Unsupported
 
 SPIKING = (nir.IF, nir.LIF, nir.CubaLIF)
@@ -207,7 +207,6 @@ def _loihi_rules(ops, program):
 
 
 def _xylo_rules(ops, program):
-    by_name = {o.name: o for o in ops}
     neurons = {o.name for o in ops if isinstance(o, NeuronOp)}
     consumers: dict = {}
     for o in ops:
@@ -236,7 +235,6 @@ def _xylo_rules(ops, program):
 
 
 def _spinnaker2_rules(ops, program):
-    by_name = {o.name: o for o in ops}
     in_max = 1
     enc = str(program.metadata.get("input_encoding", "rate"))
     if enc == "rate":

@@ -232,9 +232,12 @@ def _check_exact(layer: _Layer, src) -> None:
     except Unsupported as exc:
         raise Unsupported(exc.message, file=src, node=layer.name, field="weight") from None
     if not np.array_equal(processed.effective(), joint):
-        raise Unsupported("lava-dl/lava would change these weights (clip/truncate for the sign "
-                          "mode); quantize them to Loihi's legal values first", file=src,
-                          node=layer.name, field="weight")
+        lo, hi = int(joint.min()), int(joint.max())
+        why = (f"the effective weights (weight << shift) reach [{lo}, {hi}], beyond the 8-bit "
+               "range netx can hold (lava-dl's reader derives only exponents <= 0)"
+               if hi > 255 or lo < -256 else
+               "lava-dl/lava would clip or truncate these weights for their sign mode")
+        raise Unsupported(f"{why}; not exact as netx", file=src, node=layer.name, field="weight")
 
 
 def write_netx(graph_or_program, path, *, source: Optional[str] = None) -> None:

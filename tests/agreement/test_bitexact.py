@@ -206,3 +206,15 @@ def test_lowered_quantized_graphs_are_bit_exact(target):
         assert np.array_equal(ours.recorded[op], ref.recorded[op]), op
     assert ours.spikes_per_node == ref.spikes_per_node
     assert sum(ours.spikes_per_node.values()) > 0
+
+
+@needs_event
+@pytest.mark.parametrize("family", S.INTEGER_FAMILIES)
+def test_int64_carrier_is_bit_exact_too(family, monkeypatch):
+    """Programs whose values fit int32 run in int32 (faster on CPU); the int64 path must agree
+    as well: force it."""
+    import nirconv.backends.torch.runner as runner
+    monkeypatch.setattr(runner, "int32_safe", lambda program, bounds: False)
+    for seed in range(4):
+        for topology in S.TOPOLOGIES:
+            assert_same_int(S.random_case(seed, family, topology), "cpu")

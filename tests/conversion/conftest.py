@@ -60,7 +60,7 @@ def digits():
 def trained_small_cnn(digits):
     from nirconv.conversion.digits import train_classifier
     torch.manual_seed(0)
-    return train_classifier(SmallCNN(), digits.x_train, digits.y_train, epochs=8, seed=0)
+    return train_classifier(SmallCNN(), digits.x_train, digits.y_train, epochs=4, seed=0)
 
 
 class _Zoo:

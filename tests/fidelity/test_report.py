@@ -66,6 +66,7 @@ def test_fragment_without_scatter_has_two_plots_and_says_failed():
     frag = html_fragment(r)
     assert frag.startswith('<section class="nirconv-audit">') and "FAILED" in frag
     assert len(_pngs(frag)) == 2
+    assert "<h2>" in frag and "<h2>" not in html_fragment(r, heading=False)
 
 
 def test_missing_folder_is_bad_input_and_leaves_no_file(tmp_path):

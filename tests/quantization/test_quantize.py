@@ -230,3 +230,14 @@ def test_checking_a_deployed_graph_requantizes_from_its_float_values(tmp_path):
         np.testing.assert_array_equal(again.nodes[name].weight, dep.nodes[name].weight)
     assert nirconv.check(dep, target="speck").fits
     assert not nirconv.check(dep, target="xylo").fits
+
+
+def test_spinnaker2_cubalif_is_exported_with_a_warning_and_int_simulation_refuses():
+    from nirconv.errors import Unsupported
+
+    dep, report = export_with_report(braille_rnn(), target="spinnaker2")
+    assert report.fits
+    assert {w.node for w in report.warnings if w.rule == "no_integer_simulation"} == {"lif1", "lif2"}
+    with pytest.raises(Unsupported) as e:
+        lower(dep, mode="int")
+    assert e.value.node == "lif1" and e.value.field == "type"

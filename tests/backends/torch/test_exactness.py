@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nirconv.backends.torch.kernels as K
 from nirconv.backends.torch import run
@@ -176,3 +178,13 @@ def test_ordered_fast_path_and_exact_path_agree():
                 isyn[k] -= d if d != 0 or isyn[k] == 0 else (1 if isyn[k] > 0 else -1)
                 v[k] = min(max(v[k] + isyn[k], -32768), 32767)
             assert got[t, b].tolist() == v, (t, b)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(v=st.integers(-(2 ** 53) + 1, 2 ** 53 - 1), th=st.integers(1, 2 ** 52))
+def test_float64_floor_division_is_the_integer_one(v, th):
+    """The multi-spike count floor(v / th) is computed in float64 (vectorised): exact for
+    |v| < 2**53, see docs/equations/torch_exactness.md."""
+    q = torch.floor(torch.tensor([float(v)], dtype=torch.float64) /
+                    torch.tensor([float(th)], dtype=torch.float64))
+    assert int(q[0]) == v // th
