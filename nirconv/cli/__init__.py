@@ -39,8 +39,9 @@ def main(argv=None) -> int:
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="nirconv", standalone_mode=False)
-        return 0
+        rv = cli.main(args=argv, prog_name="nirconv", standalone_mode=False)
+        # with standalone_mode=False click returns ctx.exit(n)'s n (or the command's return value)
+        return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except NirconvError as e:
         if debug:
             raise
