@@ -160,7 +160,9 @@ class LoihiState:
         self.du, self.dv = _int(rec.du, shape), _int(rec.dv, shape)
         self.spiking = rec.vth is not None
         self.vth_shifted = (_int(rec.vth, shape) << 6) if self.spiking else None
-        self.bias = _int(rec.bias_mant, shape) << _int(rec.bias_exp, shape)
+        mant, exp = _int(rec.bias_mant, shape), _int(rec.bias_exp, shape)
+        # a negative exponent is a right shift (floor), as lava's scale_bias
+        self.bias = np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
         n = int(np.prod(shape))
         self.u = np.zeros((batch, n), dtype=np.int64)
         self.v = np.zeros((batch, n), dtype=np.int64)

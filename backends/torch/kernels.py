@@ -164,11 +164,12 @@ class AffineKernel(WeightKernel):
         if nz.shape[0] == 0:
             return torch.zeros((x2.shape[0], n_out), dtype=self.env.vdtype, device=x2.device)
         b, j = nz[:, 0], nz[:, 1]
-        counts = torch.bincount(b, minlength=x2.shape[0])
-        offsets = torch.cumsum(counts, 0) - counts
+        per_sample = torch.bincount(b, minlength=x2.shape[0])
+        offsets = torch.cumsum(per_sample, 0) - per_sample
         table = self.env.weight(self.op, part + "T", self.cdtype)
-        y = F.embedding_bag(j, table, offsets, mode="sum",
-                            per_sample_weights=x2[b, j].to(self.cdtype))
+        lo, hi = self.env.input_bounds[self.op.name]
+        counts = None if 0 <= lo and hi <= 1 else x2[b, j].to(self.cdtype)  # 0/1: no weights
+        y = F.embedding_bag(j, table, offsets, mode="sum", per_sample_weights=counts)
         return y.to(self.env.vdtype)
 
     def contributions(self, x, b, k):

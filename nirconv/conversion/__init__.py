@@ -96,7 +96,16 @@ def capture_model(model, example: torch.Tensor, source: str) -> Graph:
     if isinstance(model, torch.export.ExportedProgram):
         program = model
     elif isinstance(model, torch.nn.Module):
-        program = export_model(copy.deepcopy(model).eval(), example, source)
+        model = copy.deepcopy(model).eval()
+        try:
+            with torch.no_grad():
+                model(example)
+        except Exception as e:
+            raise BadInput(f"the model does not run on calibration inputs of shape "
+                           f"{tuple(example.shape[1:])} ({type(e).__name__}: "
+                           f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''})",
+                           field="calibration") from None
+        program = export_model(model, example, source)
     else:
         raise BadInput(f"expected a torch.nn.Module or a torch.export program, got "
                        f"{type(model).__name__}", file=source, field="model")

@@ -158,17 +158,14 @@ def _calibrate(graph: Graph, x, acts, opts: Options, res: Result) -> Result:
         if layer.kind == "relu":
             lam = activation_scale(acts[layer.name], init)
             seq = _search(layer.name, seq, acts[layer.name], lam, steps, res)
+        if layer.kind == "output" and opts.readout == "spikes":
+            lam = np.full(layer.shape[0], res.readout_scale)
+            _search("output", seq, acts[layer.inputs[0]], lam, steps, res, layerwise=True)
         cache[layer.name] = seq
         for i in layer.inputs:
             remaining[i] -= 1
             if remaining[i] == 0:
                 del cache[i]
-    if opts.readout == "spikes":
-        out = graph.output
-        logits = cache[out.inputs[0]]
-        lam = np.full(out.shape[0], res.readout_scale)
-        _search("output", logits, torch.clamp_min(acts[out.inputs[0]], 0), lam, steps, res,
-                layerwise=True)
     return res
 
 

@@ -25,6 +25,7 @@ class SpikingNetwork(torch.nn.Module):
         self.graph = graph
         self.metadata = dict(metadata)
         self._keys: dict[str, dict[str, str]] = {}
+        self._layers = graph.by_name
         for i, layer in enumerate(graph.layers):
             keys = {}
             for k, v in layer.params.items():
@@ -43,7 +44,14 @@ class SpikingNetwork(torch.nn.Module):
         return str(self.metadata.get("readout", "membrane"))
 
     def _params(self, name: str) -> dict:
-        return {k: getattr(self, b) for k, b in self._keys[name].items()}
+        """The layer's parameters in the module's dtype and device, converted from the float64
+        originals (so that ``.double()`` computes with the exact values the NIR export holds)."""
+        layer = self._layers[name]
+        out = {}
+        for k, b in self._keys[name].items():
+            buf = getattr(self, b)
+            out[k] = torch.as_tensor(layer.params[k], dtype=buf.dtype, device=buf.device)
+        return out
 
     def _dtype(self) -> torch.dtype:
         for b in self.buffers():

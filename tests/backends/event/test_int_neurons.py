@@ -203,3 +203,9 @@ def test_xylo_input_channel_delivers_at_most_15_events(make_program):
         result = run(make_program(r, "int", weight=np.array([[100]])), x, record=("w",))
         assert result.output[0, 0, 0] == want, mode
         assert result.recorded["w"][0, 0, 0] == 2000  # the weight op's own output is not capped
+
+
+def test_loihi_negative_bias_exponent_is_a_floor_right_shift(trajectory):
+    # bias = -7 >> 1 = -4 (floor); v: -4; then -2 - 4 = -6
+    r = loihi(bias_mant=I(-7), bias_exp=I(-1))
+    assert trajectory(r, [0, 0], "int") == [-4, -6]
