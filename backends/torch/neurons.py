@@ -114,10 +114,13 @@ class SpeckKernel(NeuronKernel):
         if bool((self.th <= 0).any()):
             raise self.unsupported("Speck thresholds must be positive", "threshold")
         self.binary = n.reset == "zero" or n.max_spikes == 1
-        self.th_f64 = self.th.to(torch.float64)
-        # floor(v / th) in float64 is the integer floor division when |v| < 2**53 (see
-        # docs/equations/torch_exactness.md)
-        self.float_div = max(abs(int(n.v_min)), abs(int(n.v_max))) < (1 << 53)
+        # floor(v / th) in a float type with a p-bit significand is the integer floor division
+        # when |v| < 2**p (see docs/equations/torch_exactness.md): float32 / float64
+        reach = max(abs(int(n.v_min)), abs(int(n.v_max)))
+        self.div_dtype = torch.float32 if reach < (1 << 24) else torch.float64
+        self.float_div = reach < (1 << 53)
+        self.th_float = self.th.to(self.div_dtype)
+        self.has_bias = bool(np.any(np.asarray(n.bias) != 0))
 
     def reset(self, batch):
         self.v = self.v_init.expand(batch, *self.shape).clone()
@@ -125,12 +128,15 @@ class SpeckKernel(NeuronKernel):
     def step(self, x, t):
         n = self.n
         x = x.reshape(x.shape[0], *self.shape)
-        v = torch.clamp(self.v + x + self.bias, n.v_min, n.v_max)
+        v = self.v + x
+        if self.has_bias:
+            v = v + self.bias
+        v = torch.clamp(v, n.v_min, n.v_max)
         if self.binary:
             count = (v >= self.th).to(v.dtype)
         else:  # v >= th: floor(v / th) >= 1; below: <= 0, clamped to 0 (th > 0)
             if self.float_div:
-                count = torch.floor(v.to(torch.float64) / self.th_f64).to(v.dtype)
+                count = torch.floor(v.to(self.div_dtype) / self.th_float).to(v.dtype)
             else:
                 count = torch.div(v, self.th, rounding_mode="floor")
             count = count.clamp(0, None if n.max_spikes is None else int(n.max_spikes))
@@ -160,9 +166,11 @@ class BitShiftKernel(NeuronKernel):
         self.has_bias = bool(np.any(np.asarray(n.bias) != 0))
         if self.spiking:
             self.positive = bool((self.th > 0).all())
-            self.th_f64 = self.th.to(torch.float64)
-            # floor(v / th) in float64 equals the integer floor division when |v| < 2**53
-            self.float_div = n.state_bits <= 53
+            # floor(v / th) in float32 (float64) is the integer floor division when
+            # |v| < 2**24 (2**53): the state is below 2**(state_bits - 1)
+            self.div_dtype = torch.float32 if n.state_bits <= 25 else torch.float64
+            self.float_div = n.state_bits <= 54
+            self.th_float = self.th.to(self.div_dtype)
 
     def sat(self, x):
         return torch.clamp(x, self.lo, self.hi)
@@ -250,7 +258,7 @@ class BitShiftKernel(NeuronKernel):
             return (v >= self.th).to(v.dtype)
         if self.positive:  # v < th gives floor(v / th) <= 0, clamped to 0
             if self.float_div:
-                count = torch.floor(v.to(torch.float64) / self.th_f64).to(v.dtype)
+                count = torch.floor(v.to(self.div_dtype) / self.th_float).to(v.dtype)
             else:
                 count = torch.div(v, self.th, rounding_mode="floor")
             return count.clamp(0, max_spikes)

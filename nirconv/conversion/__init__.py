@@ -126,9 +126,37 @@ def convert(model, calibration, normalize=None, percentile=99.9, scale=None, cha
     if tuple(x.shape[1:]) != graph.input.shape:
         raise BadInput(f"calibration inputs have shape {tuple(x.shape[1:])}, the model takes "
                        f"{graph.input.shape}", field="calibration")
-    norm = normalize_graph(graph, x, opts)
-    snn_graph = name_layers(build_snn(graph, norm, opts.readout))
-    return SpikingNetwork(snn_graph, _metadata(opts, str(source)))
+    candidates = [opts]
+    if opts.method == "calibrated" and set(opts.timesteps) != set(DEFAULT_TIMESTEPS):
+        joint = tuple(sorted(set(DEFAULT_TIMESTEPS) | set(opts.timesteps)))
+        candidates.append(replace(opts, timesteps=joint))
+    nets = []
+    for cand in candidates:
+        norm = normalize_graph(graph, x, cand)
+        snn_graph = name_layers(build_snn(graph, norm, cand.readout))
+        nets.append(SpikingNetwork(snn_graph, _metadata(cand, str(source))))
+    return nets[0] if len(nets) == 1 else select(nets, graph, x, opts.timesteps)
+
+
+def select(nets, graph, x, steps) -> SpikingNetwork:
+    """The candidate that best follows the ANN on calibration inputs the calibration did not use
+    (agreement of the predictions at each T in ``steps``, then the logit error): no labels."""
+    from .normalization import MAX_CALIBRATION_SAMPLES, ann_activations
+    held = x[MAX_CALIBRATION_SAMPLES:MAX_CALIBRATION_SAMPLES + 1024]
+    val = held if held.shape[0] >= 64 else x[:1024]
+    with torch.no_grad():
+        logits = ann_activations(graph, val)[graph.output.inputs[0]]
+    scores = []
+    for net in nets:
+        agree, err = 0.0, 0.0
+        for t in steps:
+            out = net(val, timesteps=t).sum(0) / t
+            agree += float((out.argmax(-1) == logits.argmax(-1)).float().mean())
+            scale = float(net.graph.layers[-2].params["scale"].reshape(-1)[0])
+            err += float(((out * scale - logits) ** 2).mean())
+        scores.append((agree, -err))
+    best = max(range(len(nets)), key=lambda i: scores[i])
+    return nets[best]
 
 
 def normalize_graph(graph, x, opts):

@@ -111,6 +111,117 @@ def run_sinabs(graph, x, timesteps: Optional[int] = None) -> np.ndarray:
             return out["y"]
 
 
+LAVA_PYTHON_ENV = "NIRCONV_LAVA_PYTHON"  # a Python < 3.11 with lava-nc
+
+
+def lava_python() -> Optional[str]:
+    """The interpreter that runs Lava: ``$NIRCONV_LAVA_PYTHON`` if set and executable."""
+    import os
+
+    path = os.environ.get(LAVA_PYTHON_ENV)
+    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def _lava_layers(program: Program) -> dict:
+    """A loihi2 chain (input -> (dense [+ recurrent] -> CUBA)+ -> output) as `lava_check`'s arrays."""
+    from ..equations.neurons import LoihiCubaLIF
+    from ..equations.program import AffineOp, FlattenOp, InputOp, NeuronOp
+
+    if program.family != "loihi2" or len(program.outputs) != 1:
+        raise Unsupported("Lava runs one loihi2 chain", file=program.source,
+                          field="metadata.arithmetic")
+    chain, current = [], program.op(program.outputs[0]).inputs[0].src
+    while not isinstance(program.op(current), InputOp):
+        op = program.op(current)
+        if isinstance(op, FlattenOp):
+            current = op.inputs[0].src
+            continue
+        if not (isinstance(op, NeuronOp) and isinstance(op.neuron, LoihiCubaLIF)):
+            raise Unsupported("Lava's chain is Dense + LIF layers", file=program.source,
+                              node=op.name, field="type")
+        ff, _, _ = _inputs(program, op)
+        if not isinstance(ff, AffineOp) or any(e.delay + program.op(e.src).inputs[0].delay != 1
+                                               for e in op.inputs):
+            raise Unsupported("Lava's Dense delivers after one step", file=program.source,
+                              node=op.name, field="edges")
+        chain.append(op)
+        current = ff.inputs[0].src
+    net: dict = {"layers": len(chain)}
+    for i, neuron in enumerate(reversed(chain)):
+        layer_name = neuron.name
+        rec = neuron.neuron
+        if rec.vth is None:
+            raise Unsupported("Lava's LIF outputs spikes; a membrane readout has no spike output "
+                              "to compare", file=program.source, node=layer_name, field="vth")
+        ff, wrec, _ = _inputs(program, neuron)
+        if wrec is not None and wrec.shift != ff.shift:
+            raise Unsupported("lava_check gives a layer's recurrent Dense the feed-forward "
+                              "exponent; these differ", file=program.source, node=wrec.name,
+                              field="shift")
+        net[f"w{i}"] = np.asarray(ff.weight, np.int64)
+        net[f"exp{i}"] = np.asarray(int(ff.shift))
+        if wrec is not None:
+            net[f"wrec{i}"] = np.asarray(wrec.weight, np.int64)
+        for key in ("du", "dv", "vth"):
+            values = np.unique(np.asarray(getattr(rec, key)))
+            if values.size != 1:
+                raise Unsupported(f"Lava's LIF takes one {key} per layer", file=program.source,
+                                  node=layer_name, field=key)
+            net[f"{key}{i}"] = np.asarray(int(values[0]))
+        n = int(np.prod(neuron.out_shape))
+        net[f"bias_mant{i}"] = np.broadcast_to(np.asarray(rec.bias_mant, np.int64), (n,)).copy()
+        net[f"bias_exp{i}"] = np.broadcast_to(np.asarray(rec.bias_exp, np.int64), (n,)).copy()
+    return net
+
+
+def _inputs(program: Program, neuron):
+    ff = rec = None
+    for e in neuron.inputs:
+        op = program.op(e.src)
+        if op.inputs[0].src == neuron.name:
+            rec = op
+        else:
+            ff = op
+    return ff, rec, None
+
+
+def run_lava(graph_or_program, x, timesteps: Optional[int] = None) -> np.ndarray:
+    """Lava's bit-accurate Dense + LIF (`lava_check`, in ``$NIRCONV_LAVA_PYTHON``) on a quantized
+    loihi2 chain: (T, B, n_out) output spikes."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from . import lava_check
+
+    python = lava_python()
+    if python is None:
+        raise Unsupported(f"${LAVA_PYTHON_ENV} is not set", field="vendor")
+    program = _program(graph_or_program)
+    x = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+    shape = tuple(program.input_shape)
+    if x.ndim == len(shape) + 1:
+        if timesteps is None:
+            raise BadInput("a static input needs timesteps", field="timesteps")
+        x = encode_static(x, int(timesteps), program.metadata, True)
+    if not np.all(np.equal(np.mod(x, 1), 0)):
+        raise BadInput("integer mode needs integer inputs", field="input")
+    x = x.astype(np.int64).reshape(x.shape[0], x.shape[1], -1)
+    net = _lava_layers(program)
+    net["x"] = x
+    net["input_message_bits"] = np.asarray(0 if np.isin(x, (0, 1)).all() else 24)
+    with tempfile.TemporaryDirectory(prefix="nirconv-lava-") as tmp:
+        tmp = Path(tmp)
+        np.savez(tmp / "net.npz", **net)
+        done = subprocess.run([python, lava_check.__file__, str(tmp / "net.npz"),
+                               str(tmp / "out.npz")], capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise Unsupported(f"Lava failed on this graph: {last}", field="vendor")
+        with np.load(tmp / "out.npz", allow_pickle=False) as out:
+            return out["y"]
+
+
 def _missing(module: str, hint: str) -> Optional[str]:
     import importlib
 
@@ -130,8 +241,6 @@ VENDORS: dict[str, tuple[str, str, VendorFn]] = {
                         f"samna) and set ${SINABS_PYTHON_ENV} to its python", run_sinabs),
 }
 NO_VENDOR = {
-    "loihi2": "Lava (Intel's bit-accurate Loihi 2 models) needs Python < 3.11; its golden values "
-              "are reproduced in tests/vendors/test_lava_golden.py instead",
     "spinnaker2": "no public bit-exact SpiNNaker2 simulator (py-spinnaker2 is not published)",
     "generic": "generic is nirconv's own target; there is no vendor",
 }
@@ -141,6 +250,12 @@ def vendor_simulator(target: str) -> tuple[Optional[VendorFn], Optional[str]]:
     """``(fn, None)`` when ``target``'s vendor simulator is installed, else ``(None, reason)``."""
     if target in NO_VENDOR:
         return None, NO_VENDOR[target]
+    if target == "loihi2":  # Lava needs Python < 3.11: always in its own venv
+        if lava_python():
+            return run_lava, None
+        return None, (f"Lava (Intel's bit-accurate Loihi 2 models) needs Python < 3.11: set "
+                      f"${LAVA_PYTHON_ENV} to a Python with lava-nc (e.g. a 3.10 venv with "
+                      "pip install lava-nc==0.10.0)")
     if target not in VENDORS:
         return None, f"no vendor simulator known for target {target!r}"
     module, hint, fn = VENDORS[target]

@@ -100,3 +100,21 @@ def test_ours_equals_lava(lava_python, tmp_path, case):
         mod = importlib.import_module(f"nirconv.backends.{backend}")
         ours = np.asarray(mod.run(program, x).outputs["output"])
         np.testing.assert_array_equal(ours, theirs, err_msg=backend)
+
+
+@pytest.mark.slow
+def test_audit_vendor_column_runs_lava(lava_python, monkeypatch):
+    """registry.vendor_simulator("loihi2") runs Lava through $NIRCONV_LAVA_PYTHON."""
+    from nirconv.vendors import registry
+
+    monkeypatch.setenv(registry.LAVA_PYTHON_ENV, lava_python)
+    fn, reason = registry.vendor_simulator("loihi2")
+    assert fn is registry.run_lava and reason is None
+    rng = np.random.default_rng(2)
+    layers = _random_chain(rng, (10, 16, 4), recurrent=True, exps=(0, 0))
+    program = _program(layers, 10)
+    x = (rng.random((30, 2, 10)) < 0.4).astype(np.int64)
+    theirs = fn(program, x)
+    ours = importlib.import_module("nirconv.backends.torch").run(program, x).outputs["output"]
+    assert theirs.sum() > 0
+    np.testing.assert_array_equal(np.asarray(ours), theirs)

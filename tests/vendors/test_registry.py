@@ -13,7 +13,8 @@ from nirconv.vendors.xylo import XyloSimLayer, program_from_spec
 
 
 @pytest.mark.parametrize("target", ["loihi2", "spinnaker2", "generic", "no-such-chip"])
-def test_targets_without_a_vendor_simulator_say_why(target):
+def test_targets_without_a_vendor_simulator_say_why(target, monkeypatch):
+    monkeypatch.delenv(registry.LAVA_PYTHON_ENV, raising=False)
     fn, reason = registry.vendor_simulator(target)
     assert fn is None and isinstance(reason, str) and len(reason) > 10
 

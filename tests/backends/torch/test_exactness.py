@@ -181,10 +181,13 @@ def test_ordered_fast_path_and_exact_path_agree():
 
 
 @settings(max_examples=500, deadline=None, derandomize=True, database=None)
-@given(v=st.integers(-(2 ** 53) + 1, 2 ** 53 - 1), th=st.integers(1, 2 ** 52))
-def test_float64_floor_division_is_the_integer_one(v, th):
-    """The multi-spike count floor(v / th) is computed in float64 (vectorised): exact for
-    |v| < 2**53, see docs/equations/torch_exactness.md."""
-    q = torch.floor(torch.tensor([float(v)], dtype=torch.float64) /
-                    torch.tensor([float(th)], dtype=torch.float64))
+@given(bits=st.sampled_from([24, 53]), data=st.data())
+def test_float_floor_division_is_the_integer_one(bits, data):
+    """The multi-spike count floor(v / th) is computed in float32 (float64), vectorised: exact
+    for |v| < 2**24 (2**53), see docs/equations/torch_exactness.md."""
+    v = data.draw(st.integers(-(2 ** bits) + 1, 2 ** bits - 1))
+    th = data.draw(st.integers(1, 2 ** (bits + 2)))
+    dtype = torch.float32 if bits == 24 else torch.float64
+    q = torch.floor(torch.tensor([v], dtype=torch.int64).to(dtype) /
+                    torch.tensor([th], dtype=torch.int64).to(dtype))
     assert int(q[0]) == v // th
