@@ -38,13 +38,18 @@ class FloatNeuronState:
         self.v = np.tile(p(rec.v_init), (batch, 1))
         self.i = np.zeros((batch, n))
         self.s_prev = np.zeros((batch, n))  # the previous step's spike count
+        self._work = self._fires = None
+        self._spare_v = self._spare_i = None  # last step's v / i arrays, reused (spiking only)
 
     def _drive(self, x: np.ndarray) -> np.ndarray:
         if not self.synapse:
             return x
         i_old = self.i
-        self.i = self.alpha_syn * i_old + self.beta_syn * x
-        return i_old if self.rec.current_delay else self.i
+        # i = α_syn i + β_syn x, into the array i_old replaced last step (read by nobody now)
+        i_new = np.multiply(self.alpha_syn, i_old, out=self._recycled("_spare_i", i_old))
+        i_new += np.multiply(self.beta_syn, x, out=self._scratch(x))
+        self.i, self._spare_i = i_new, i_old
+        return i_old if self.rec.current_delay else i_new
 
     def _pending_reset(self, v_prev: np.ndarray) -> np.ndarray:
         """snnTorch order (reset_after_decay False): last step's reset applied now, undecayed
@@ -53,35 +58,63 @@ class FloatNeuronState:
             return v_prev
         return np.where(self.s_prev > 0, self.v_reset, v_prev)
 
-    def _count(self, v: np.ndarray) -> np.ndarray:
-        """0/1, or with max_spikes != 1 the count min(max(1, floor(v / θ)), max_spikes)."""
-        fires = v >= self.v_threshold if self.rec.compare == ">=" else v > self.v_threshold
+    def _count(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(count, fires): 0/1, or with max_spikes != 1 the count
+        min(max(1, floor(v / θ)), max_spikes) where the compare holds (so count > 0 = fires)."""
+        compare = np.greater_equal if self.rec.compare == ">=" else np.greater
+        fires = compare(v, self.v_threshold, out=self._mask(v))
         if self.max_spikes == 1:
-            return fires.astype(np.float64)
+            return fires.astype(np.float64), fires
         n = np.maximum(np.floor(v / self.v_threshold), 1.0)
         if self.max_spikes is not None:
             n = np.minimum(n, float(self.max_spikes))
-        return np.where(fires, n, 0.0)
+        return np.where(fires, n, 0.0), fires
 
     def _floor(self, v: np.ndarray) -> np.ndarray:
-        return v if self.v_min is None else np.maximum(v, self.v_min)
+        """max(v, v_min), in place on this step's own array."""
+        return v if self.v_min is None else np.maximum(v, self.v_min, out=v)
 
     def step(self, x: np.ndarray) -> np.ndarray:
         u = self._drive(x)
-        v = self.alpha_mem * self._pending_reset(self.v) + self.beta_mem * u + self.bias
+        # v = α v + β u + bias, evaluated in that order, in place on this step's array: a spiking
+        # population's own v of two steps ago (a non-spiking one returns v: then a new array)
+        v_old = self.v
+        v = self._recycled("_spare_v", v_old) if self.spiking else np.empty_like(v_old)
+        np.multiply(self.alpha_mem, self._pending_reset(v_old), out=v)
+        v += np.multiply(self.beta_mem, u, out=self._scratch(u))
+        v += self.bias
         if not self.spiking:
             self.v = self._floor(v)
             return self.v
         if self.rec.reset_after_decay:
-            s = self._count(v)
+            s, fires = self._count(v)
             if self.rec.reset == "subtract":
-                v = v - self.v_threshold * s
+                v -= np.multiply(self.v_threshold, s, out=self._scratch(s))
             else:
-                v = np.where(s > 0, self.v_reset, v)
+                np.copyto(v, self.v_reset, where=fires)  # v_reset where s > 0
         else:  # the previous step's reset, undecayed, then the test on that value
             if self.rec.reset == "subtract":
-                v = v - self.v_threshold * self.s_prev
-            s = self._count(v)
+                v -= np.multiply(self.v_threshold, self.s_prev, out=self._scratch(v))
+            s, _ = self._count(v)
         self.s_prev = s
-        self.v = self._floor(v)
+        self.v, self._spare_v = self._floor(v), v_old
         return s
+
+    def _recycled(self, name: str, like: np.ndarray) -> np.ndarray:
+        """The state array replaced at the previous step (kept by nobody else), or a new one."""
+        spare = getattr(self, name)
+        if spare is None or spare.shape != like.shape:
+            return np.empty_like(like)
+        return spare
+
+    def _mask(self, like: np.ndarray) -> np.ndarray:
+        """A reusable (B, n) boolean work array."""
+        if self._fires is None or self._fires.shape != like.shape:
+            self._fires = np.empty(like.shape, dtype=bool)
+        return self._fires
+
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        """A reusable (B, n) float64 work array (never returned nor kept between steps)."""
+        if self._work is None or self._work.shape != like.shape:
+            self._work = np.empty(like.shape, dtype=np.float64)
+        return self._work

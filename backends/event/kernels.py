@@ -24,7 +24,7 @@ from .float_neurons import FloatNeuronState
 from .int_neurons import BitShiftState, Float32State, LoihiState, SpeckState
 
 DENSE_ABOVE = 0.25  # analog inputs denser than this take the dense path (spikes never do)
-SPGEMM_ABOVE = 20_000  # synapses per step above which events propagate as a scipy product
+STENCIL_PATH = True  # conv/pooling events over the per-tap stencil (False: the fan-out lists)
 
 
 @dataclass
@@ -129,6 +129,8 @@ class ConnectionKernel(Kernel):
         self.is_synapse = isinstance(op, (AffineOp, ConvOp))
         self.fan = self._fan_out(op, ctx)
         self.fan_out = self.fan.fan_out
+        self.stencil = (None if ctx.keep_stream or self.fan.full_rows
+                        else cached_connection(op, ctx.dtype, "stencil"))
         self.shift = int(getattr(op, "shift", 0))
         self.bias = self._bias(op, ctx)
         self.weight_t = (self.fan.data.reshape(self.fan.n_in, self.fan.n_out)
@@ -136,7 +138,7 @@ class ConnectionKernel(Kernel):
         self.row_bound = self._row_bound()
         self.stream = None
         self._matrices: dict = {}
-        self.mean_fan_out = self.fan.data.size / max(self.fan.n_in, 1)
+        self.work = C.Workspace()
         if ctx.keep_stream and self.shift < 0:
             raise Unsupported("ordered accumulation needs a non-negative weight shift",
                               file=ctx.source, node=op.name, field="metadata.shift")
@@ -151,7 +153,7 @@ class ConnectionKernel(Kernel):
                 raise Unsupported("average pooling has no integer form: write it as SumPool2d "
                                   "and fold 1/k² into the next weights", file=ctx.source,
                                   node=op.name, field="type")
-        return cached_fan_out(op, ctx.dtype)
+        return cached_connection(op, ctx.dtype, "fan_out")
 
     def _bias(self, op, ctx):
         bias = getattr(op, "bias", None)
@@ -171,13 +173,17 @@ class ConnectionKernel(Kernel):
         return float(self.fan.column_sums_abs().max())
 
     def step(self, t, x):
-        nz, values = C.events(x)
+        nz, values = C.events(x, self.work)
         dense = (not self.ctx.counted_input and not self.ctx.keep_stream
                  and nz.size > DENSE_ABOVE * x.size)
         out = self._dense(x, nz) if dense else self._sparse(x, nz, values)
-        if self.bias is not None:
-            out = out + self.bias
         return self._apply_shift(out)
+
+    def _add_bias(self, out):
+        """The connection's sums plus its bias (``out`` is this step's own new array)."""
+        if self.bias is not None:
+            out += self.bias
+        return out
 
     def _apply_shift(self, out):
         if self.shift == 0:
@@ -186,14 +192,30 @@ class ConnectionKernel(Kernel):
             return out << self.shift if self.shift > 0 else out >> -self.shift
         return out * (2.0 ** self.shift)
 
+    def _count_synops(self, nz, values):
+        if not self.is_synapse:
+            return
+        if self.fan.full_rows:  # every input reaches all n_out outputs
+            events = int(values.sum()) if self.ctx.counted_input else nz.size
+            self.synops += events * self.fan.n_out
+            return
+        lens = self.fan_out[nz % self.fan.n_in]
+        self.synops += int(np.dot(lens, values)) if self.ctx.counted_input else int(lens.sum())
+
     def _sparse(self, x, nz, values):
-        if self.weight_t is not None and not self.ctx.keep_stream:
-            return self._sparse_rows(x, nz, values)
-        if not self.ctx.keep_stream and nz.size * self.mean_fan_out > SPGEMM_ABOVE:
-            return self._sparse_product(nz, values)
-        targets, contrib, lens = C.gather(self.fan, nz, values, unit_values=self.ctx.binary_input)
-        if self.is_synapse:
-            self.synops += int(np.dot(lens, values)) if self.ctx.counted_input else int(lens.sum())
+        self._count_synops(nz, values)
+        if self.ctx.keep_stream:
+            return self._sparse_lists(nz, values)
+        if self.weight_t is not None:
+            return self._sparse_rows(nz, values)
+        if self.stencil is not None and STENCIL_PATH:
+            return C.stencil_sum(self.stencil, nz, values, self.ctx.batch, self.bias, self.work)
+        return self._sparse_lists(nz, values)
+
+    def _sparse_lists(self, nz, values):
+        """Events over the fan-out lists: gather each event's list, scatter-add (`bincount`); with
+        a consumer that accumulates "ordered" (Xylo) the gathered deliveries are its stream."""
+        targets, contrib, _ = C.gather(self.fan, nz, values, unit_values=self.ctx.binary_input)
         size = self.ctx.batch * self.n_out
         bound = float(np.abs(values).sum()) * self.fan.max_abs_weight if self.ctx.integer else 0
         out = C.scatter_sum(targets, contrib, size, self.ctx.integer, bound)
@@ -202,41 +224,21 @@ class ConnectionKernel(Kernel):
             if cap is not None and values.size and values.max() > cap:
                 targets, contrib, _ = C.gather(self.fan, nz, np.minimum(values, cap))
             self.stream = self._stream(targets, contrib)
-        return out.reshape(self.ctx.batch, self.n_out)
+        return self._add_bias(out.reshape(self.ctx.batch, self.n_out))
 
-    def _sparse_product(self, nz, values):
-        """Many events: the same propagation as a sparse (events) x sparse (fan-out) product in
-        scipy's compiled loop; cost ∝ Σ fan-out of the events."""
-        from scipy.sparse import csr_matrix
-
-        fan, batch = self.fan, self.ctx.batch
-        b, i = np.divmod(nz, fan.n_in)
-        if self.is_synapse:
-            lens = self.fan_out[i]
-            self.synops += int(np.dot(lens, values)) if self.ctx.counted_input else int(lens.sum())
-        indptr = np.zeros(batch + 1, dtype=np.int64)
-        np.cumsum(np.bincount(b, minlength=batch), out=indptr[1:])
-        events = csr_matrix((values.astype(fan.data.dtype), i, indptr), shape=(batch, fan.n_in))
-        return (events @ self._sparse_matrix(fan.data.dtype)).toarray()
-
-    def _sparse_rows(self, x, nz, values):
+    def _sparse_rows(self, nz, values):
         """Affine: every input event adds its whole weight column (its fan-out, contiguous in
-        ``fan.data``), summed per sample; cost ∝ events × fan-out."""
-        n_in, n_out = self.fan.n_in, self.fan.n_out
-        out = np.zeros((self.ctx.batch, n_out), dtype=self.ctx.dtype)
-        if self.is_synapse:
-            self.synops += (int(values.sum()) if self.ctx.counted_input else nz.size) * n_out
-        if nz.size == 0:
-            return out
-        b, i = np.divmod(nz, n_in)
-        bounds = np.searchsorted(b, np.arange(self.ctx.batch + 1))
-        for sample in np.flatnonzero(bounds[1:] > bounds[:-1]):
-            lo, hi = bounds[sample], bounds[sample + 1]
-            rows = self.weight_t[i[lo:hi]]  # the fan-outs of this sample's events
-            if not self.ctx.binary_input:
-                rows = rows * values[lo:hi, None]
-            out[sample] = rows.sum(axis=0)  # int64 rows: exact
-        return out
+        ``fan.data``) to its sample's output, all samples' events in one compiled loop (a sparse
+        (samples x inputs) x dense product). The events run by input index, so the samples that
+        share an input read its weights once from memory; per output they still add in ascending
+        input order. Cost ∝ events × fan-out."""
+        b, i = np.divmod(nz, self.fan.n_in)
+        if self.ctx.batch > 1:
+            by_input = np.argsort(i, kind="stable")
+            b, i, values = b[by_input], i[by_input], values[by_input]
+        values = values.astype(self.weight_t.dtype, copy=False)
+        out = np.zeros((self.ctx.batch, self.fan.n_out), dtype=self.weight_t.dtype)
+        return self._add_bias(C.rows_times_table(b, i, values, self.weight_t, out))
 
     def _stream(self, targets, contrib):
         """This step's deliveries in order (presynaptic ascending, then the bias), shifted."""
@@ -250,6 +252,9 @@ class ConnectionKernel(Kernel):
     def _dense(self, x, nz):
         if self.is_synapse:
             self.synops += int(self.fan_out[nz % self.fan.n_in].sum())
+        return self._add_bias(self._dense_sums(x))
+
+    def _dense_sums(self, x):
         if self.ctx.integer:
             bound = float(np.abs(x).max()) * self.row_bound
             if bound >= C.EXACT_FLOAT_INT:
@@ -284,16 +289,21 @@ class ConnectionKernel(Kernel):
 _FAN_OUTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def cached_fan_out(op, dtype) -> C.FanOut:
-    """The op's fan-out lists, built once per (op, dtype) and kept as long as the op lives, so
-    that simulating the same Program again (batches of an audit, repeated runs) skips the setup."""
+def cached_connection(op, dtype, form: str):
+    """The op's fan-out lists (``form`` "fan_out") or stencil ("stencil", conv and pooling), built
+    once per (op, dtype, form) and kept as long as the op lives, so that simulating the same
+    Program again (batches of an audit, repeated runs) skips the setup."""
     per_op = _FAN_OUTS.setdefault(op, {})
-    key = np.dtype(dtype).str
+    key = (np.dtype(dtype).str, form)
     if key not in per_op:
-        build = {AffineOp: C.affine_fan_out, ConvOp: C.conv_fan_out}.get(type(op),
-                                                                          C.pool_fan_out)
-        per_op[key] = build(op, dtype)
+        per_op[key] = BUILDERS[form][type(op)](op, dtype)
     return per_op[key]
+
+
+BUILDERS = {
+    "fan_out": {AffineOp: C.affine_fan_out, ConvOp: C.conv_fan_out, PoolOp: C.pool_fan_out},
+    "stencil": {ConvOp: C.conv_stencil, PoolOp: C.pool_stencil},
+}
 
 
 class NeuronKernel(Kernel):

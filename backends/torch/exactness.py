@@ -224,6 +224,7 @@ def input_bound(program: Program, bounds, op) -> tuple[float, float]:
 
 
 INT32_HEADROOM = float(1 << 28)  # any sum of up to 8 such values stays inside int32
+FLOAT32_HEADROOM = float(1 << 21)  # any sum of up to 8 such values is an exact float32 integer
 
 
 def _record_magnitude(record) -> float:
@@ -240,14 +241,41 @@ def _record_magnitude(record) -> float:
                for a in arrays)
 
 
-def int32_safe(program: Program, bounds: dict) -> bool:
-    """Whether every op's output and summed input, and every neuron's state, stays within 2**28:
-    then int32 holds every value and every sum the kernels form (count * threshold <= |v|)."""
+def _within(program: Program, bounds: dict, headroom: float) -> bool:
     for op in program.ops:
         lo, hi = bounds[op.name]
         ilo, ihi = input_bound(program, bounds, op)
-        if max(-lo, hi, -ilo, ihi) > INT32_HEADROOM:
+        if max(-lo, hi, -ilo, ihi) > headroom:
             return False
-        if isinstance(op, NeuronOp) and _record_magnitude(op.neuron) > INT32_HEADROOM:
+        if isinstance(op, NeuronOp) and _record_magnitude(op.neuron) > headroom:
             return False
+    return True
+
+
+def int32_safe(program: Program, bounds: dict) -> bool:
+    """Whether every op's output and summed input, and every neuron's state, stays within 2**28:
+    then int32 holds every value and every sum the kernels form (count * threshold <= |v|)."""
+    return _within(program, bounds, INT32_HEADROOM)
+
+
+def float32_safe(program: Program, bounds: dict) -> bool:
+    """Whether float32 can carry every integer value of the run exactly: every op's output and
+    summed input, every neuron's state and parameters within 2**21 (so every sum of up to 8 of
+    them, and ``count * threshold <= |v|``, is an integer below 2**24), and every weight op's
+    partial sums plus bias (before its shift) below 2**21 too. Then matmul/conv outputs, neuron
+    updates and pooling all run in float32 without a single conversion, and each operation
+    (add, subtract, clip, compare, multiply by a power of two, floor of a quotient) returns the
+    exact integer result."""
+    if not _within(program, bounds, FLOAT32_HEADROOM):
+        return False
+    for op in program.ops:
+        if isinstance(op, (AffineOp, ConvOp)):
+            lo, hi = input_bound(program, bounds, op)
+            _, _, acc = weight_intervals(op, lo, hi)
+            bias = float(np.max(np.abs(np.asarray(op.bias if op.bias is not None else 0.0,
+                                                  dtype=np.float64)), initial=0.0))
+            if acc + bias > FLOAT32_HEADROOM:
+                return False
+        if isinstance(op, NeuronOp) and isinstance(op.neuron, LoihiCubaLIF):
+            return False  # its arithmetic is int64 whatever the carrier: nothing to gain
     return True

@@ -34,10 +34,13 @@ class Env:
     bounds: Optional[dict]  # integer mode: op name -> (lo, hi) of its output
     input_bounds: Optional[dict]  # integer mode: op name -> (lo, hi) of its summed input
     int32: bool = False  # integer mode: every value fits int32 with headroom (exactness.int32_safe)
+    float32: bool = False  # integer mode: float32 carries every value exactly (float32_safe)
 
     @property
     def vdtype(self) -> torch.dtype:
         if self.integer:
+            if self.float32:
+                return torch.float32
             return torch.int32 if self.int32 else torch.int64
         return self.fdtype
 
@@ -75,7 +78,14 @@ class Kernel:
 
 
 def _shift_int(y: torch.Tensor, shift: int) -> torch.Tensor:
-    """Multiply by 2**shift; floor for negative shifts (arithmetic right shift)."""
+    """Multiply by 2**shift; floor for negative shifts (arithmetic right shift). On an integer
+    value carried in float32 (`Env.float32`) scaling by a power of two is exact."""
+    if y.is_floating_point():
+        if shift > 0:
+            return y * float(2 ** shift)
+        if shift < 0:
+            return torch.floor(y * 2.0 ** shift)
+        return y
     if shift > 0:
         return y << shift
     if shift < 0:
@@ -174,7 +184,7 @@ class AffineKernel(WeightKernel):
 
     def contributions(self, x, b, k):
         x = x.reshape(x.shape[0], -1)
-        return _shift_int(self.w_int[k] * x[b], self.shift)
+        return _shift_int(self.w_int[k] * x[b].to(torch.int64), self.shift)
 
 
 class ConvKernel(WeightKernel):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nirconv.backends.torch.kernels import PAIR_CHUNK_ELEMENTS, Env, Kernel, WeightKernel
+from nirconv.backends.torch.kernels import (PAIR_CHUNK_ELEMENTS, Env, Kernel, WeightKernel,
+                                           _shift_int)
 from nirconv.backends.torch.ordered import ordered_sum
 from nirconv.equations.neurons import (BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat,
                                        SpeckIAF)
@@ -123,28 +124,29 @@ class SpeckKernel(NeuronKernel):
         self.has_bias = bool(np.any(np.asarray(n.bias) != 0))
 
     def reset(self, batch):
-        self.v = self.v_init.expand(batch, *self.shape).clone()
+        self.v = self.v_init.expand(batch, *self.shape).clone()  # owned: updated in place
+        self.buf = torch.empty_like(self.v)
 
     def step(self, x, t):
         n = self.n
         x = x.reshape(x.shape[0], *self.shape)
-        v = self.v + x
+        v = self.v  # never handed out (the output is the count): updated in place
+        v.add_(x)
         if self.has_bias:
-            v = v + self.bias
-        v = torch.clamp(v, n.v_min, n.v_max)
+            v.add_(self.bias)
+        v.clamp_(n.v_min, n.v_max)
         if self.binary:
             count = (v >= self.th).to(v.dtype)
         else:  # v >= th: floor(v / th) >= 1; below: <= 0, clamped to 0 (th > 0)
             if self.float_div:
-                count = torch.floor(v.to(self.div_dtype) / self.th_float).to(v.dtype)
+                count = torch.div(v.to(self.div_dtype), self.th_float).floor_().to(v.dtype)
             else:
                 count = torch.div(v, self.th, rounding_mode="floor")
-            count = count.clamp(0, None if n.max_spikes is None else int(n.max_spikes))
+            count.clamp_(0, None if n.max_spikes is None else int(n.max_spikes))
         if n.reset == "subtract":
-            v = v - count * self.th
+            v.sub_(torch.mul(count, self.th, out=self.buf))
         else:
-            v = v * (1 - count)
-        self.v = v
+            v.mul_(1 - count)
         return count
 
 
@@ -160,8 +162,8 @@ class BitShiftKernel(NeuronKernel):
         self.spiking = n.threshold is not None
         self.th = self.p(n.threshold) if self.spiking else None
         self.bias, self.v_init = self.p(n.bias), self.p(n.v_init)
-        self.dash_mem = None if n.dash_mem is None else self.p(n.dash_mem)
-        self.dash_syn = None if n.dash_syn is None else self.p(n.dash_syn)
+        self.dash_mem = None if n.dash_mem is None else self._dash(n.dash_mem)
+        self.dash_syn = None if n.dash_syn is None else self._dash(n.dash_syn)
         self.ordered = n.accumulate == "ordered"
         self.has_bias = bool(np.any(np.asarray(n.bias) != 0))
         if self.spiking:
@@ -172,22 +174,32 @@ class BitShiftKernel(NeuronKernel):
             self.float_div = n.state_bits <= 54
             self.th_float = self.th.to(self.div_dtype)
 
+    def _dash(self, dash):
+        """The shift amount, or on a float32 carrier the factor 2**-dash (exact)."""
+        if self.env.vdtype.is_floating_point:
+            return self.p(np.ldexp(1.0, -np.asarray(dash, dtype=np.int64)))
+        return self.p(dash)
+
     def sat(self, x):
         return torch.clamp(x, self.lo, self.hi)
 
     @staticmethod
     def decay(x, dash):
         """x >> dash, and sign(x) where that is 0 and x != 0. For x > 0 that is max(d, 1); for
-        x < 0 the arithmetic shift never reaches 0 and d >= x: so max(d, min(x, 1))."""
+        x < 0 the arithmetic shift never reaches 0 and d >= x: so max(d, min(x, 1)). On a
+        float32 carrier (``dash`` is then 2**-dash) x >> dash is floor(x * 2**-dash), exact."""
+        if x.is_floating_point():
+            return torch.maximum(torch.floor(x * dash), torch.clamp(x, max=1))
         return torch.maximum(torch.bitwise_right_shift(x, dash), torch.clamp(x, max=1))
 
     def reset(self, batch):
         self.v = self.v_init.expand(batch, *self.shape).clone()
         self.isyn = self.zeros(batch)
+        self.buf = torch.empty_like(self.v)
 
     def step(self, x, t):
-        start = self.isyn if self.dash_syn is not None else torch.zeros_like(self.isyn)
-        return self.finish(self.sat(start + x.reshape(x.shape[0], *self.shape)))
+        x = x.reshape(x.shape[0], *self.shape)
+        return self.finish(self.sat(self.isyn + x if self.dash_syn is not None else x))
 
     def step_events(self, events, t):
         """``events``: per input edge in order, ("weight", kernel, its input) or ("direct", x)."""
@@ -209,7 +221,7 @@ class BitShiftKernel(NeuronKernel):
         if not bool(safe.all()):
             out = self.ordered_exact(out, isyn, ~safe, kernel, x)
         if kernel.bias is not None:  # the weight op's bias: one more event after its inputs
-            bias = (kernel.bias << kernel.shift).reshape(kernel.bias.shape[0],
+            bias = _shift_int(kernel.bias, kernel.shift).reshape(kernel.bias.shape[0],
                                                          *([1] * (len(kernel.op.out_shape) - 1)))
             out = self.sat(out + bias.expand(*kernel.op.out_shape).reshape(isyn.shape[1:]))
         return out
@@ -229,26 +241,49 @@ class BitShiftKernel(NeuronKernel):
         return flat_out.reshape(out.shape)
 
     def finish(self, isyn):
-        n = self.n
         if self.dash_syn is not None:
             isyn = isyn - self.decay(isyn, self.dash_syn)
         self.isyn = isyn
+        if self.spiking:
+            return self.finish_spiking(isyn)
         leak = -self.decay(self.v, self.dash_mem) if self.dash_mem is not None else 0
         dv = self.sat(leak + isyn)
         if self.has_bias:
             dv = self.sat(dv + self.bias)
-        v = self.sat(self.v + dv)
-        if not self.spiking:
-            self.v = v
-            return v
-        if n.reset == "zero":
-            count = (v >= self.th).to(v.dtype) if n.max_spikes >= 1 else torch.zeros_like(v)
-            v = v * (1 - count)
+        self.v = self.sat(self.v + dv)  # a fresh tensor: the readout hands it out
+        return self.v
+
+    def finish_spiking(self, isyn):
+        """`finish` of a spiking neuron, the same operations on the same integers, with the
+        membrane updated in place (a spiking neuron hands out counts, never its ``v``) and
+        ``leak + isyn`` formed as ``isyn - decay(v)``."""
+        n, v, buf = self.n, self.v, self.buf
+        if self.dash_mem is not None:
+            dv = torch.sub(isyn, self.decay_into(v, self.dash_mem, buf), out=buf)
         else:
-            count = self.spike_count(v, int(n.max_spikes))
-            v = v - count * self.th
-        self.v = v
+            dv = buf.copy_(isyn)
+        dv.clamp_(self.lo, self.hi)
+        if self.has_bias:
+            dv.add_(self.bias).clamp_(self.lo, self.hi)
+        v.add_(dv).clamp_(self.lo, self.hi)
+        if n.reset == "zero":
+            if n.max_spikes < 1:
+                return torch.zeros_like(v)
+            fires = v >= self.th
+            v.masked_fill_(fires, 0)
+            return fires.to(v.dtype)
+        count = self.spike_count(v, int(n.max_spikes))
+        v.sub_(torch.mul(count, self.th, out=buf))
         return count
+
+    @staticmethod
+    def decay_into(x, dash, out):
+        """`decay` written into ``out`` (two temporaries fewer)."""
+        if x.is_floating_point():
+            torch.mul(x, dash, out=out).floor_()
+        else:
+            torch.bitwise_right_shift(x, dash, out=out)
+        return torch.maximum(out, torch.clamp(x, max=1), out=out)
 
     def spike_count(self, v, max_spikes):
         """The number of passes of ``while v >= th and n < max_spikes: n += 1; v -= th``."""

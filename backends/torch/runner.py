@@ -13,8 +13,8 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from nirconv.backends.torch.exactness import (exact_numerics, input_bound, int32_safe,
-                                              value_bounds)
+from nirconv.backends.torch.exactness import (exact_numerics, float32_safe, input_bound,
+                                              int32_safe, value_bounds)
 from nirconv.backends.torch.kernels import KERNELS, Env, InputKernel, Kernel, WeightKernel
 from nirconv.backends.torch.neurons import BitShiftKernel, neuron_kernel
 from nirconv.backends.torch.synops import SynopCounter
@@ -115,26 +115,27 @@ def run(program: Program, x, record: Iterable[str] = (), device="cpu", dtype=Non
     if unknown:
         raise BadInput(f"cannot record {unknown}: no such op in the program",
                        file=program.source, field="record")
-    with exact_numerics(integer):
+    with exact_numerics(integer), torch.inference_mode():
         bounds = ins = None
         if integer:
             bounds = value_bounds(program, float(x.min(initial=0)), float(x.max(initial=0)))
             ins = {op.name: input_bound(program, bounds, op) for op in program.ops}
         env = Env(program, dev, integer, fdtype, bounds, ins,
-                  int32=integer and int32_safe(program, bounds))
+                  int32=integer and int32_safe(program, bounds),
+                  float32=integer and float32_safe(program, bounds))
         plan = Plan(program, env)
         outputs, recorded, spikes, synops = _loop(plan, x, record, progress)
-    out_np = {k: _numpy(v) for k, v in outputs.items()}
-    rec_np = {k: _numpy(v) for k, v in recorded.items()}
+    out_np = {k: _numpy(v, integer) for k, v in outputs.items()}
+    rec_np = {k: _numpy(v, integer) for k, v in recorded.items()}
     return SimResult(outputs=out_np, recorded=rec_np,
                      spikes_per_node={k: int(round(float(v))) for k, v in spikes.items()},
                      synops=int(synops), seconds=time.perf_counter() - start, backend="torch",
                      device=str(dev))
 
 
-def _numpy(trace: torch.Tensor) -> np.ndarray:
+def _numpy(trace: torch.Tensor, integer: bool) -> np.ndarray:
     """Integer results are int64 arrays whatever type carried them."""
-    if not trace.is_floating_point():
+    if integer:
         trace = trace.to(torch.int64)
     return trace.cpu().numpy()
 
@@ -208,7 +209,10 @@ class Loop:
                                      dtype=env.vdtype, device=env.device) for n in self.keep}
         self.spikes = {n: torch.zeros((), dtype=torch.float64, device=env.device)
                        for n, k in plan.kernels.items() if k.spiking}
-        self.synops = SynopCounter(program, env)
+        # a step's spike total in the carrier's own type when that is exact (no float64 copy)
+        self.native_sum = {n: _native_sum_exact(env, self.batch, program.op(n))
+                           for n in self.spikes}
+        self.synops = SynopCounter(program, env, self.batch)
 
     def run(self, progress: bool):
         for t in _steps(self.steps, progress):
@@ -257,7 +261,22 @@ class Loop:
         if op.name in self.keep:
             self.trace[op.name][t] = y
         if op.name in self.spikes:
-            self.spikes[op.name] += y.sum(dtype=torch.float64)
+            if self.native_sum[op.name]:
+                self.spikes[op.name] += y.sum()
+            else:
+                self.spikes[op.name] += y.sum(dtype=torch.float64)
+
+
+def _native_sum_exact(env: Env, batch: int, op) -> bool:
+    """Whether one step's sum of ``op``'s output over the batch is exact in the carrier's type:
+    always for integer types (torch sums them in int64), for an integer float32 carrier when the
+    largest possible sum is below 2**24."""
+    if not env.integer:
+        return False
+    if not env.vdtype.is_floating_point:
+        return True
+    lo, hi = env.bounds[op.name]
+    return batch * int(np.prod(op.out_shape)) * max(-lo, hi) < float(1 << 24)
 
 
 def _loop(plan: Plan, x: np.ndarray, record, progress):

@@ -73,39 +73,61 @@ def _fan_out(op) -> np.ndarray:
     wiring = np.ones(np.shape(op.weight), dtype=np.float64)
     if isinstance(op, AffineOp):
         return np.full(op.in_shape, float(np.shape(op.weight)[0]))
-    x = torch.zeros((1, *op.in_shape), dtype=torch.float64, requires_grad=True)
     fn = F.conv1d if len(op.stride) == 1 else F.conv2d
-    fn(x, torch.as_tensor(wiring), None, op.stride, op.padding, op.dilation,
-       op.groups).sum().backward()
+    with torch.inference_mode(False), torch.enable_grad():  # the run is in inference mode
+        x = torch.zeros((1, *op.in_shape), dtype=torch.float64, requires_grad=True)
+        fn(x, torch.as_tensor(wiring), None, op.stride, op.padding, op.dilation,
+           op.groups).sum().backward()
     return np.rint(x.grad[0].numpy())
 
 
 class SynopCounter:
-    def __init__(self, program: Program, env):
+    """Per weight op, the per-element totals of ``a`` over steps and samples (float64); the
+    fan-outs multiply them once, in `total`. A step's sum over the batch is taken in the carrier's
+    own type when it is provably exact there (an integer below 2**24 in float32; integer types
+    always), so no per-step float64 copy of the input is made."""
+
+    def __init__(self, program: Program, env, batch: int):
         self.env = env
+        self.batch = batch
         self.fan = {}
         self.counts = {}
-        self.uniform = {}
+        self.native = {}
+        self.sums = {}
         for op in program.ops:
             if isinstance(op, (AffineOp, ConvOp)):
                 self.fan[op.name] = torch.as_tensor(fan_out(op), dtype=torch.float64,
                                                     device=env.device)
                 self.counts[op.name] = carries_spikes(program, op.name)
-                if isinstance(op, AffineOp):
-                    self.uniform[op.name] = float(np.shape(op.weight)[0])
-        self.acc = torch.zeros((), dtype=torch.float64, device=env.device)
+                self.native[op.name] = self._native_sum_exact(op)
+                self.sums[op.name] = None
+
+    def _native_sum_exact(self, op) -> bool:
+        if not self.env.integer:
+            return False
+        if not self.env.vdtype.is_floating_point:
+            return True
+        lo, hi = self.env.input_bounds[op.name]
+        return self.batch * max(-lo, hi) < float(1 << 24)
 
     def add(self, name: str, x: torch.Tensor) -> None:
         fan = self.fan.get(name)
         if fan is None:
             return
         x = x.reshape(x.shape[0], *fan.shape)
-        a = x if self.counts[name] else (x != 0)
-        uniform = self.uniform.get(name)
-        if uniform is not None:  # Affine: every input reaches every output
-            self.acc += a.sum(dtype=torch.float64) * uniform
+        if self.counts[name]:
+            step = x.sum(0) if self.native[name] else x.sum(0, dtype=torch.float64)
         else:
-            self.acc += (a.sum(0, dtype=torch.float64) * fan).sum()
+            step = (x != 0).sum(0)
+        acc = self.sums[name]
+        if acc is None:
+            self.sums[name] = step.to(torch.float64)
+        else:
+            acc += step
 
     def total(self) -> int:
-        return int(round(float(self.acc)))
+        acc = torch.zeros((), dtype=torch.float64, device=self.env.device)
+        for name, sums in self.sums.items():
+            if sums is not None:
+                acc += (sums * self.fan[name]).sum()
+        return int(round(float(acc)))

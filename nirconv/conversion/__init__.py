@@ -28,6 +28,8 @@ from .snn import SpikingNetwork
 DT_S = 1e-3  # nominal step recorded in the metadata; IF and I are dt-free
 READOUTS = ("membrane", "spikes")
 DEFAULT_READOUT = "membrane"
+# the candidates of normalize="calibrated" with timesteps=T, in the order they are built
+CHOICES = ("target_steps", "joint_steps", "percentile")
 
 __all__ = ["convert", "to_nir", "SpikingNetwork", "METHODS", "DEFAULT_METHOD", "READOUTS"]
 
@@ -130,11 +132,15 @@ def convert(model, calibration, normalize=None, percentile=99.9, scale=None, cha
     if opts.method == "calibrated" and set(opts.timesteps) != set(DEFAULT_TIMESTEPS):
         joint = tuple(sorted(set(DEFAULT_TIMESTEPS) | set(opts.timesteps)))
         candidates.append(replace(opts, timesteps=joint))
+        candidates.append(replace(opts, method="percentile"))  # half-threshold, no search
     nets = []
-    for cand in candidates:
+    for cand, choice in zip(candidates, CHOICES):
         norm = normalize_graph(graph, x, cand)
         snn_graph = name_layers(build_snn(graph, norm, cand.readout))
-        nets.append(SpikingNetwork(snn_graph, _metadata(cand, str(source))))
+        meta = {**_metadata(cand, str(source)), "normalization": opts.method}
+        if len(candidates) > 1:
+            meta["calibration_choice"] = choice
+        nets.append(SpikingNetwork(snn_graph, meta))
     return nets[0] if len(nets) == 1 else select(nets, graph, x, opts.timesteps)
 
 
@@ -142,8 +148,8 @@ def select(nets, graph, x, steps) -> SpikingNetwork:
     """The candidate that best follows the ANN on calibration inputs the calibration did not use
     (agreement of the predictions at each T in ``steps``, then the logit error): no labels."""
     from .normalization import MAX_CALIBRATION_SAMPLES, ann_activations
-    held = x[MAX_CALIBRATION_SAMPLES:MAX_CALIBRATION_SAMPLES + 1024]
-    val = held if held.shape[0] >= 64 else x[:1024]
+    held = x[MAX_CALIBRATION_SAMPLES:MAX_CALIBRATION_SAMPLES + 2048]
+    val = held if held.shape[0] >= 64 else x[:2048]
     with torch.no_grad():
         logits = ann_activations(graph, val)[graph.output.inputs[0]]
     scores = []

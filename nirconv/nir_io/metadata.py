@@ -29,6 +29,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("granularity", "graph", "str", "", "conversion thresholds per 'channel' or per 'layer'"),
     Key("percentile", "graph", "float", "%", "activation percentile used by the normalization"),
     Key("calibration_timesteps", "graph", "list of int", "steps", "step counts the conversion calibrated thresholds and biases for"),
+    Key("calibration_choice", "graph", "str", "", "which calibrated candidate was selected: target_steps | joint_steps | percentile"),
     Key("scale_factor", "graph", "float", "", "factor of the max activation (normalization 'scale')"),
     Key("module", "node", "str", "", "torch module path the node was converted from"),
     Key("pooling", "node", "str", "", "'sum': a depthwise Conv1d of ones that stands for 1-D sum pooling"),

@@ -14,7 +14,8 @@ What it does: ``sinabs.from_nir(graph, batch_size=B)`` builds the network (Conv2
 the graph's integer weights, SumPool2d, Flatten, ``IAFSqueeze`` per IF node). ``from_nir`` takes an
 IF's float ``v_threshold`` and sets ``min_v_mem = -v_threshold``; a quantized graph keeps its
 integer neuron parameters in node metadata (``threshold_int``, ``bias_int``, ``v_init_int``,
-``reset``, ``state_bits``), so each IAF is then set to the integer threshold, ``min_v_mem =
+``reset``, ``state_bits``), so each IAF is then set to the integer threshold and initial membrane,
+``min_v_mem =
 -2**(state_bits-1)`` (-32768), ``MembraneSubtract`` + ``MultiSpike`` (reset "subtract") or
 ``MembraneReset`` + ``SingleSpike`` (reset "zero"), and the per-step bias goes into the bias of the
 Conv2d / Linear feeding it (it must be one value per channel). Sinabs has no upper bound on v
@@ -32,7 +33,7 @@ def _sanitize(name: str) -> str:
     return name.replace(".", "_")
 
 
-def _patch_neuron(model, name, node, producers, graph):
+def _patch_neuron(model, name, node, producers, graph, batch):
     import sinabs.activation as sa
     import torch
 
@@ -42,8 +43,6 @@ def _patch_neuron(model, name, node, producers, graph):
     layer = getattr(model, _sanitize(name))
     shape = tuple(np.asarray(node.v_threshold).shape)
     threshold = np.broadcast_to(np.asarray(meta["threshold_int"], dtype=np.float64), shape)
-    if np.any(np.asarray(meta.get("v_init_int", 0)) != 0):
-        raise ValueError(f"node {name!r}: a non-zero v_init is not supported here")
     _assign(layer, "spike_threshold", torch.tensor(threshold.copy(), dtype=torch.float32))
     v_min = -float(1 << (int(meta.get("state_bits", 16)) - 1))
     _assign(layer, "min_v_mem", torch.full(shape, v_min, dtype=torch.float32))
@@ -51,6 +50,10 @@ def _patch_neuron(model, name, node, producers, graph):
         layer.reset_fn, layer.spike_fn = sa.MembraneReset(), sa.SingleSpike
     else:
         layer.reset_fn, layer.spike_fn = sa.MembraneSubtract(), sa.MultiSpike
+    v_init = np.broadcast_to(np.asarray(meta.get("v_init_int", 0), dtype=np.float64), shape)
+    if np.any(v_init != 0):  # a state of the right shape is kept by sinabs' forward
+        layer.init_state_with_shape((batch, *shape))
+        layer.v_mem.data.copy_(torch.tensor(np.broadcast_to(v_init, (batch, *shape)).copy()))
     bias = np.broadcast_to(np.asarray(meta.get("bias_int", 0), dtype=np.float64), shape)
     if np.any(bias != 0):
         _set_bias(model, name, bias, producers, graph)
@@ -94,7 +97,7 @@ def sinabs_simulate(graph, x: np.ndarray) -> np.ndarray:
         producers.setdefault(dst, []).append(src)
     for name, node in graph.nodes.items():
         if isinstance(node, nir.IF):
-            _patch_neuron(model, name, node, producers, graph)
+            _patch_neuron(model, name, node, producers, graph, B)
         elif type(node).__name__ in ("LIF", "CubaLIF", "LI", "I", "CubaLI"):
             raise ValueError(f"node {name!r}: Speck has only IF neurons, got {type(node).__name__}")
     flat = torch.tensor(np.ascontiguousarray(np.swapaxes(x, 0, 1)).reshape(B * T, *x.shape[2:]),

@@ -280,3 +280,29 @@ def test_exported_float_networks_equal_xylosim(need_xylosim, tmp_path, net):
     for backend in BACKENDS:
         ours = nirconv.simulate(dep, x, backend=backend, mode="int").numpy()
         np.testing.assert_array_equal(ours, expected, err_msg=backend)
+
+
+def test_minimal_rockpool_file_gets_rockpool_defaults(tmp_path, need_xylosim):
+    """Keys left out take from_specification's defaults (zeros, no recurrence, no aliases); a 2-D
+    weights_in means synapse 1 only; fewer weights_out rows are the last hidden neurons."""
+    rng = np.random.default_rng(9)
+    path = tmp_path / "min.npz"
+    np.savez(path, weights_in=rng.integers(-128, 128, (16, 20)),
+             weights_out=rng.integers(-128, 128, (12, 3)), threshold=np.full(20, 500),
+             threshold_out=np.full(3, 800), dash_mem=np.full(20, 2), dash_syn=np.full(20, 1),
+             dash_mem_out=np.full(3, 2), dash_syn_out=np.full(3, 1), weight_shift_in=3,
+             weight_shift_out=2)
+    spec = read_rockpool_npz(path)
+    assert spec.weights_in.shape == (16, 20, 2) and not spec.weights_in[:, :, 1].any()
+    assert spec.weights_rec.shape == (20, 20, 2) and not spec.weights_rec.any()
+    assert spec.weights_out.shape == (20, 3) and not spec.weights_out[:8].any()
+    assert spec.dt == 1e-3 and spec.alias_lists() == [[] for _ in range(20)]
+    x = xylo_random_events(rng)
+    np.testing.assert_array_equal(
+        np.asarray(importlib.import_module("nirconv.backends.event").run(
+            program_from_spec(spec), x).outputs["output"]),
+        XyloSimLayer(spec).run(x))
+
+
+def xylo_random_events(rng):
+    return (rng.integers(1, 8, (50, 2, 16)) * (rng.random((50, 2, 16)) < 0.3)).astype(np.int64)

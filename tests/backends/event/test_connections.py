@@ -18,6 +18,11 @@ def _apply(fan, x):
     return out.reshape(x.shape[0], fan.n_out), int(lens.sum())
 
 
+def _apply_stencil(stencil, x, bias=None, work=None):
+    nz, values = C.events(x)
+    return C.stencil_sum(stencil, nz, values, x.shape[0], bias, work)
+
+
 def _out(n, k, s, p, d):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -54,6 +59,10 @@ def test_conv2d_equals_torch(groups_mul, cin_g, kernel, stride, padding, dilatio
     fan = C.conv_fan_out(op, np.float64)
     got, _ = _apply(fan, x.reshape(2, -1))
     np.testing.assert_allclose(got, ref.reshape(2, -1), atol=1e-12)
+    # the stencil: the same synapses, each output summed in the same (event) order
+    stencil = C.conv_stencil(op, np.float64)
+    assert (stencil.n_in, stencil.n_out) == (fan.n_in, fan.n_out)
+    np.testing.assert_array_equal(_apply_stencil(stencil, x.reshape(2, -1)), got)
 
 
 @pytest.mark.parametrize("mode,kernel,stride,padding", [("sum", 2, 2, 0), ("avg", 2, 2, 0),
@@ -70,6 +79,8 @@ def test_pooling_equals_torch(mode, kernel, stride, padding):
                 mode=mode)
     got, _ = _apply(C.pool_fan_out(op, np.float64), x.reshape(2, -1))
     np.testing.assert_allclose(got, ref.numpy().reshape(2, -1), atol=1e-12)
+    stencil = C.pool_stencil(op, np.float64)
+    np.testing.assert_array_equal(_apply_stencil(stencil, x.reshape(2, -1)), got)
 
 
 def test_affine_fan_out_counts_structural_synapses():
@@ -92,3 +103,58 @@ def test_float_sums_stay_float_without_events():
     empty = np.zeros(0, dtype=np.int64)
     out = C.scatter_sum(empty, np.zeros(0), 4, False, 0)
     assert out.dtype == np.float64 and out.tolist() == [0, 0, 0, 0]
+
+
+def _conv_op(weight, in_shape, out_shape, padding=1, groups=1):
+    return ConvOp(name="c", inputs=(), in_shape=in_shape, out_shape=out_shape, weight=weight,
+                  stride=(1, 1), padding=(padding, padding), dilation=(1, 1), groups=groups)
+
+
+def test_stencil_integer_sums_are_exact_beyond_float64():
+    rng = np.random.default_rng(3)
+    w = rng.integers(-2 ** 40, 2 ** 40, (3, 2, 3, 3))
+    op = _conv_op(w, (2, 4, 4), (3, 4, 4))
+    x = rng.integers(-2 ** 19, 2 ** 19, (2, 2, 4, 4)) * (rng.random((2, 2, 4, 4)) < 0.5)
+    bias = rng.integers(-2 ** 50, 2 ** 50, 3 * 16)
+    got = _apply_stencil(C.conv_stencil(op, np.int64), x.reshape(2, -1), bias)
+    assert got.dtype == np.int64
+    want = np.zeros((2, 3, 4, 4), dtype=object)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))).astype(object)
+    for o in range(3):
+        for i in range(2):
+            for ky in range(3):
+                for kx in range(3):
+                    want[:, o] += int(w[o, i, ky, kx]) * xp[:, i, ky:ky + 4, kx:kx + 4]
+    want = want.reshape(2, -1) + bias.astype(object)
+    assert got.tolist() == want.tolist()
+
+
+def test_stencil_workspace_is_reused_across_event_counts():
+    """One workspace over steps with more, fewer and no events: each result stands alone and
+    the returned arrays are never overwritten by later steps."""
+    rng = np.random.default_rng(4)
+    op = ConvOp(name="c", inputs=(), in_shape=(4, 5, 5), out_shape=(4, 5, 5),
+                weight=rng.normal(size=(4, 2, 3, 3)), stride=(1, 1), padding=(1, 1),
+                dilation=(1, 1), groups=2)
+    stencil, fan = C.conv_stencil(op, np.float64), C.conv_fan_out(op, np.float64)
+    work = C.Workspace()
+    xs = [(rng.random((3, 100)) < d) * rng.normal(size=(3, 100)) for d in (0.1, 0.9, 0.0, 0.3)]
+    outs = [_apply_stencil(stencil, x, work=work) for x in xs]
+    for x, out in zip(xs, outs):
+        np.testing.assert_array_equal(out, _apply(fan, x)[0])
+
+
+def test_rows_times_table_adds_in_entry_order(monkeypatch):
+    """The compiled product equals a loop over the entries, bit for bit (float64, in order), and
+    the public scipy route (the fallback) gives the same."""
+    rng = np.random.default_rng(5)
+    rows, cols = rng.integers(0, 6, 300), rng.integers(0, 9, 300)
+    values, table = rng.normal(size=300) * 1e3, rng.normal(size=(9, 4))
+    want = np.zeros((6, 4))
+    for r, c, v in zip(rows, cols, values):
+        want[r] = want[r] + v * table[c]
+    got = C.rows_times_table(rows, cols, values, table, np.zeros((6, 4)))
+    np.testing.assert_array_equal(got, want)
+    monkeypatch.setattr(C, "_coo_matmat_dense", None)
+    np.testing.assert_allclose(C.rows_times_table(rows, cols, values, table, np.zeros((6, 4))),
+                               want, rtol=1e-12, atol=1e-9)

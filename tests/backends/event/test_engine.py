@@ -269,7 +269,8 @@ def test_dtype_casts_float_outputs_and_progress_runs():
 
 
 def test_propagation_strategies_agree(monkeypatch):
-    """Gather + bincount, the scipy product and (Affine) row sums give the same result."""
+    """The conv/pooling stencil and the fan-out lists (gather + bincount) give the same result,
+    and the batched Affine row sums equal torch."""
     import torch
 
     rng = np.random.default_rng(2)
@@ -290,8 +291,8 @@ def test_propagation_strategies_agree(monkeypatch):
                          type_check=False)
     x = (rng.random((30, 3, 2, 6, 6)) < 0.3).astype(float)
     results = []
-    for threshold in (10 ** 9, 0):  # never / always the scipy product
-        monkeypatch.setattr(event_kernels, "SPGEMM_ABOVE", threshold)
+    for stencil in (True, False):
+        monkeypatch.setattr(event_kernels, "STENCIL_PATH", stencil)
         results.append(nirconv.simulate(graph, x, full=True, record=("conv", "pool"),
                                         dialect="nirconv"))
     a, b = results
