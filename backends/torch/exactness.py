@@ -48,6 +48,12 @@ def _flag_slots(integer: bool):
     return slots
 
 
+def _nnpack_enabled():
+    """NNPACK's switch (None where this torch has none)."""
+    getter = getattr(torch._C, "_get_nnpack_enabled", None)
+    return None if getter is None else bool(getter())
+
+
 @contextlib.contextmanager
 def exact_numerics(integer: bool = True):
     """TF32 off, deterministic kernels, full float32 matmul precision (integer mode: no cuDNN);
@@ -61,9 +67,16 @@ def exact_numerics(integer: bool = True):
         except (AttributeError, RuntimeError, ValueError):
             pass
     torch.set_float32_matmul_precision("highest")
+    nnpack = _nnpack_enabled()
+    if integer and nnpack:
+        # with oneDNN off (a user's choice) torch convolves float32 on the CPU through NNPACK,
+        # whose Winograd/FFT transforms round even small integer operands
+        torch.backends.nnpack.set_flags(False)
     try:
         yield
     finally:
+        if nnpack is not None:
+            torch.backends.nnpack.set_flags(nnpack)
         for obj, attr, value in reversed(saved):
             try:
                 setattr(obj, attr, value)

@@ -209,12 +209,16 @@ def test_lowered_quantized_graphs_are_bit_exact(target):
 
 
 @needs_event
+@pytest.mark.parametrize("carrier", ["int32", "int64"])
 @pytest.mark.parametrize("family", S.INTEGER_FAMILIES)
-def test_int64_carrier_is_bit_exact_too(family, monkeypatch):
-    """Programs whose values fit int32 run in int32 (faster on CPU); the int64 path must agree
-    as well: force it."""
+def test_integer_carriers_are_bit_exact_too(family, carrier, monkeypatch):
+    """Programs whose values fit 2**21 run in float32 (matmul/conv without conversions), those
+    that fit 2**28 in int32 (faster on CPU than int64); the int32 and int64 paths must agree as
+    well: force them."""
     import nirconv.backends.torch.runner as runner
-    monkeypatch.setattr(runner, "int32_safe", lambda program, bounds: False)
+    monkeypatch.setattr(runner, "float32_safe", lambda program, bounds: False)
+    if carrier == "int64":
+        monkeypatch.setattr(runner, "int32_safe", lambda program, bounds: False)
     for seed in range(4):
         for topology in S.TOPOLOGIES:
             assert_same_int(S.random_case(seed, family, topology), "cpu")

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 import nirconv.backends.torch.kernels as K
 from nirconv.backends.torch import run
-from nirconv.backends.torch.exactness import exact_numerics, matmul_dtype, value_bounds
+from nirconv.backends.torch.exactness import (exact_numerics, float32_safe, int32_safe,
+                                              matmul_dtype, value_bounds)
 from nirconv.equations.neurons import BitShiftLIF, SpeckIAF
-from nirconv.equations.program import (AffineOp, DelayOp, Edge, InputOp, NeuronOp, OutputOp,
-                                       Program)
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, Edge, InputOp, NeuronOp,
+                                       OutputOp, Program)
 from nirconv.errors import Unsupported
 
 
@@ -191,3 +192,48 @@ def test_float_floor_division_is_the_integer_one(bits, data):
     q = torch.floor(torch.tensor([v], dtype=torch.int64).to(dtype) /
                     torch.tensor([th], dtype=torch.int64).to(dtype))
     assert int(q[0]) == v // th
+
+
+@pytest.mark.parametrize("magnitude,carrier", [
+    (2 ** 6, "float32"), (2 ** 12, "int32"), (2 ** 20, "int64")])
+def test_state_carrier_follows_the_bounds(magnitude, carrier):
+    """float32 carries the run when every value and partial sum stays within 2**21, int32
+    within 2**28, else int64; each gives the Python-integer result."""
+    rng = np.random.default_rng(2)
+    weight = rng.integers(-magnitude, magnitude, (4, 40))
+    x = rng.integers(-magnitude, magnitude, (3, 2, 40))
+    program = affine_program(weight, bias=rng.integers(-magnitude, magnitude, 4), shift=-3)
+    bounds = value_bounds(program, float(x.min()), float(x.max()))
+    got = ("float32" if float32_safe(program, bounds) else
+           "int32" if int32_safe(program, bounds) else "int64")
+    assert got == carrier
+    out = run(program, x).output
+    assert out.dtype == np.int64
+    for t in range(3):
+        np.testing.assert_array_equal(out[t], exact_reference(weight, x[t], program.ops[1].bias,
+                                                              -3))
+
+
+def test_integer_conv_is_exact_without_onednn():
+    """With oneDNN switched off torch would convolve float32 through NNPACK (Winograd: rounds
+    integer operands); the run switches NNPACK off and restores it afterwards."""
+    rng = np.random.default_rng(3)
+    weight = rng.integers(-60, 70, (32, 16, 3, 3))
+    ops = (InputOp(name="in", inputs=(), in_shape=(16, 4, 4), out_shape=(16, 4, 4)),
+           ConvOp(name="conv", inputs=(Edge("in"),), in_shape=(16, 4, 4), out_shape=(32, 4, 4),
+                  weight=weight, bias=None, stride=(1, 1), padding=(1, 1), dilation=(1, 1),
+                  groups=1),
+           OutputOp(name="out", inputs=(Edge("conv"),), in_shape=(32, 4, 4),
+                    out_shape=(32, 4, 4)))
+    program = Program(ops, ("in",), ("out",), "int", "speck")
+    x = rng.integers(0, 3, (1, 64, 16, 4, 4))
+    want = torch.nn.functional.conv2d(torch.as_tensor(x[0], dtype=torch.float64),
+                                      torch.as_tensor(weight, dtype=torch.float64), padding=1)
+    nnpack = torch._C._get_nnpack_enabled()
+    try:
+        torch.backends.mkldnn.enabled = False
+        got = run(program, x).output[0]
+    finally:
+        torch.backends.mkldnn.enabled = True
+    np.testing.assert_array_equal(got, want.numpy().astype(np.int64))
+    assert torch._C._get_nnpack_enabled() == nnpack
