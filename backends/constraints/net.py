@@ -69,14 +69,17 @@ def fan_in(op) -> int:
     return int(np.max(nnz_rows(op))) if op.weight.size else 0
 
 
-def fan_out_per_source(op) -> int:
-    """Largest number of targets one source neuron reaches through this op (conv: over output
-    channels and kernel positions, an upper bound that ignores borders and stride)."""
+def fan_out_per_element(op) -> np.ndarray:
+    """Targets each source element reaches through this op, as a flat vector over the op's input
+    (conv: per input channel, the same upper bound for every position of that channel)."""
     w = np.asarray(op.weight)
     if isinstance(op, AffineOp):
-        return int(np.max(np.count_nonzero(w, axis=0))) if w.size else 0
-    per_in = np.count_nonzero(w, axis=tuple(i for i in range(w.ndim) if i != 1))
-    return int(np.max(per_in)) if per_in.size else 0
+        return np.count_nonzero(w, axis=0).astype(np.int64)
+    g = int(op.groups)  # input channel c of group k feeds only that group's output channels
+    grouped = w.reshape(g, w.shape[0] // g, *w.shape[1:])
+    per_channel = np.count_nonzero(grouped, axis=(1, *range(3, grouped.ndim))).reshape(-1)
+    positions = int(np.prod(op.in_shape[1:])) if len(op.in_shape) > 1 else 1
+    return np.repeat(per_channel.astype(np.int64), positions)
 
 
 def synapses(op) -> int:
@@ -99,5 +102,5 @@ def is_neuron(op) -> bool:
     return isinstance(op, NeuronOp)
 
 
-__all__ = ["Net", "build_net", "fan_in", "fan_out_per_source", "synapses", "stored_weights",
+__all__ = ["Net", "build_net", "fan_in", "fan_out_per_element", "synapses", "stored_weights",
            "kind", "WEIGHT_OPS"]

@@ -9,7 +9,7 @@ import numpy as np
 from nirconv.equations.program import ConvOp, PoolOp
 from nirconv.quantization.graph import SYNAPSE_TYPES
 
-from .net import Net, fan_in, fan_out_per_source, kind
+from .net import Net, fan_in, fan_out_per_element, kind
 from .report import Violation
 
 INF = math.inf
@@ -149,8 +149,11 @@ def fan_limits(net: Net, t) -> list:
                 out.append(Violation(w, "fan_in", f, t["weights.fan_in_max"]))
     if t["weights.fan_out_max"] != INF:
         for n in net.names("neuron"):
-            total = sum(fan_out_per_source(net.ops[w]) for w in net.topo.consumers(n)
-                        if kind(net.node(w)) == "weight")
+            # each source neuron's own total over all the weight ops it feeds
+            vectors = [fan_out_per_element(net.ops[w]) for w in net.topo.consumers(n)
+                       if kind(net.node(w)) == "weight"]
+            vectors = [v for v in vectors if v.size == net.size(n)]
+            total = int(np.max(np.sum(vectors, axis=0))) if vectors else 0
             if total > t["weights.fan_out_max"]:
                 out.append(Violation(n, "fan_out", total, t["weights.fan_out_max"]))
     return out

@@ -108,3 +108,18 @@ def test_snn_and_event_simulation_of_the_export_agree(trained_small_cnn, digits,
         np.testing.assert_allclose(out, np.cumsum(mine, axis=0), rtol=1e-9, atol=1e-9)
     else:
         np.testing.assert_array_equal(out, mine)
+
+
+def test_residual_export_agrees_with_event_simulation(zoo):
+    if not _event_backend_ready():
+        pytest.skip("the event backend (nirconv.backends.event.run) is not available yet")
+    torch.manual_seed(0)
+    model = zoo.randomize_bn(zoo.Residual())
+    x = torch.rand(64, 1, 8, 8)
+    snn = nirconv.convert(model, x, normalize="percentile").double()
+    graph = nirconv.to_nir(snn)
+    assert any(isinstance(n, nir.Scale) for n in graph.nodes.values())  # the skip's rescale
+    xs = x[:8].double()
+    mine = snn(xs, timesteps=10).numpy()
+    out = nirconv.simulate(graph, xs.numpy(), timesteps=10, dtype=torch.float64).numpy()
+    np.testing.assert_allclose(out, np.cumsum(mine, axis=0), rtol=1e-9, atol=1e-9)
