@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/bitaccurate.py [--device cpu|cuda] [--batches 1,32,256]
                                                       [--timesteps 16] [--nets cnn,lif3x1024]
+                                                      [--threads N]
 
 Two graphs, each as a quantized integer Program (run by both nirconv backends, checked equal bit
 for bit on every run) and as the float NIR graph of the same weights (``norse.torch.from_nir``):
@@ -301,11 +302,16 @@ def main(argv=None):
     ap.add_argument("--nets", default="cnn,lif3x1024")
     ap.add_argument("--equivalent-cnn", action="store_true",
                     help="skip the demo pipeline; use the equivalent quantized CNN")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads for the torch and norse runs (default: "
+                         "torch's own choice, which follows OMP_NUM_THREADS)")
     ap.add_argument("--skip-event-above", type=int, default=10 ** 9,
                     help="do not run the (slow) event backend above this batch size")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: torch sees no CUDA GPU")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     batches = [int(b) for b in args.batches.split(",")]
     print(f"torch {torch.__version__}, device {args.device}"
           f"{' (' + torch.cuda.get_device_name() + ')' if args.device == 'cuda' else ''}, "

@@ -10,6 +10,9 @@ import base64
 import html
 import io
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,39 +146,61 @@ normalization <code>{html.escape(conv['normalization'])}</code>.</p>
 
 
 def run_demo(out="nirconv-demo", target="speck", progress=True, echo=print) -> DemoRun:
-    import nirconv
-    from .conversion.digits import trained_digits_cnn
-    from .fidelity import audit_section, html_fragment
-    from .nir_io.atomic import atomic_write_text
+    """Run the pipeline, writing into a temporary folder beside ``out``; its files are moved into
+    ``out`` only when everything succeeded (no partial output)."""
     from .targets import load as load_target
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     tgt = load_target(target)  # fails early (exit 2) on an unknown target
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        from .errors import BadInput
+        raise BadInput("output folder's parent does not exist", file=out)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        report, audit_html, audit_json = _pipeline(work, out, tgt, progress, echo)
+        from .nir_io.atomic import atomic_write_text
+        conversion = report["conversion"]
+        atomic_write_text(work / "report.json", json.dumps(report, indent=2, default=_jsonable))
+        page = html_report(report, accuracy_plot(conversion, audit_json), audit_html)
+        atomic_write_text(work / "report.html", page)
+        out.mkdir(parents=True, exist_ok=True)
+        for f in sorted(work.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return DemoRun(out, tgt.name, report, out / "report.html", out / "report.json")
+
+
+def _pipeline(work: Path, out: Path, tgt, progress, echo):
+    import nirconv
+    from .conversion.digits import trained_digits_cnn
+    from .fidelity import audit_section, html_fragment
+
     t0 = time.perf_counter()
     echo("training the embedded CNN on scikit-learn digits ...")
     model, data = trained_digits_cnn(seed=0)
-    echo(f"  done in {time.perf_counter() - t0:.1f} s")
-    snn = nirconv.convert(model, data.x_train)
+    echo(f"  done in {time.perf_counter() - t0:.1f} s; converting ...")
+    snn = nirconv.convert(model, data.x_train)  # default: the most accurate normalization
     graph = nirconv.to_nir(snn)
-    snn_path = nirconv.save(graph, out / "snn.nir")
-    conversion = conversion_stage(model, data, snn, snn_path)
+    nirconv.save(graph, work / "snn.nir")
+    conversion = conversion_stage(model, data, snn, work / "snn.nir")
+    echo("checking every built-in target ...")
     spikes_graph = nirconv.to_nir(nirconv.convert(model, data.x_train, readout="spikes"))
+    nirconv.save(spikes_graph, work / "snn_spikes.nir")
     targets = targets_stage(graph, spikes_graph)
-    dep = nirconv.export(model, target=tgt.name, calibration=data.x_train)
-    dep_path = nirconv.save(dep, out / f"deployed_{tgt.name}.nir")
+    echo(f"exporting for {tgt.name} and auditing ...")
+    dep_source = graph if tgt["neurons.membrane_readout"] else spikes_graph
+    dep = nirconv.export(dep_source, target=tgt.name, calibration=data.x_train)
+    nirconv.save(dep, work / f"deployed_{tgt.name}.nir")
     result = nirconv.audit(model, dep, data.x_test, data.y_test, timesteps=max(TIMESTEPS),
                            progress=progress)
-    audit_json = result.to_json()
     report = {"model": "DigitsCNN (conv-bn-relu-avgpool x2, linear-relu, linear) on sklearn digits",
-              "deployed_target": tgt.name, "files": {"snn": str(snn_path), "deployed": str(dep_path)},
+              "deployed_target": tgt.name,
+              "files": {"snn": str(out / "snn.nir"), "snn_spikes": str(out / "snn_spikes.nir"),
+                        "deployed": str(out / f"deployed_{tgt.name}.nir")},
               "conversion": conversion, "targets": targets, "audit": audit_section(result)}
-    json_path = out / "report.json"
-    html_path = out / "report.html"
-    atomic_write_text(json_path, json.dumps(report, indent=2, default=_jsonable))
-    page = html_report(report, accuracy_plot(conversion, audit_json), html_fragment(result, heading=False))
-    atomic_write_text(html_path, page)
-    return DemoRun(out, tgt.name, report, html_path, json_path)
+    return report, html_fragment(result, heading=False), result.to_json()
 
 
 def _jsonable(o):

@@ -77,6 +77,17 @@ def run_program(program: Program, x: np.ndarray, *, backend="event", device="cpu
     raise BadInput(f"unknown backend {backend!r}; choose event or torch", field="backend")
 
 
+def default_float_dtype(result: SimResult, program: Program, dtype) -> SimResult:
+    """Float mode returns float32 unless a dtype was asked for (contract: float64 for the
+    reference on request); the event backend computes in float64 either way."""
+    if program.mode != "float" or dtype is not None:
+        return result
+    cast = lambda a: a.astype(np.float32) if isinstance(a, np.ndarray) else a.float()  # noqa: E731
+    result.outputs = {k: cast(v) for k, v in result.outputs.items()}
+    result.recorded = {k: cast(v) for k, v in result.recorded.items()}
+    return result
+
+
 def simulate(graph, x, timesteps=None, backend="event", device="cpu", mode="auto", dtype=None,
              dialect="auto", dt=None, reset=None, record=(), full=False, progress=False):
     """Simulate; returns the output as a torch tensor ``(T, B, n)`` (``full=True``: SimResult)."""
@@ -86,6 +97,7 @@ def simulate(graph, x, timesteps=None, backend="event", device="cpu", mode="auto
     xs = prepare_input(program, x, timesteps)
     result = run_program(program, xs, backend=backend, device=device, dtype=dtype, record=record,
                          progress=progress)
+    result = default_float_dtype(result, program, dtype)
     if full:
         return result
     out = result.output

@@ -2,8 +2,9 @@
 
 A kernel is built once per run from its op and the `Env`, then stepped: ``step(x, t)`` takes the
 summed input ``(B, *in_shape)`` of step ``t`` and returns the output ``(B, *out_shape)``.
-Integer mode: every value is an integer tensor (``Env.vdtype``: int32 when the value bounds allow,
-else int64) and every operation is exact (weight products go through `exactness.matmul_dtype`). Float mode: the float dtype of the run.
+Integer mode: every value is an integer, carried in ``Env.vdtype``: float32 when the value bounds
+prove every value and intermediate an integer below 2**24 (`exactness.float32_safe`), else int32
+when they allow, else int64 and every operation is exact (weight products go through `exactness.matmul_dtype`). Float mode: the float dtype of the run.
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class Kernel:
         raise NotImplementedError
 
 
-def _shift_int(y: torch.Tensor, shift: int) -> torch.Tensor:
+def shift_int(y: torch.Tensor, shift: int) -> torch.Tensor:
     """Multiply by 2**shift; floor for negative shifts (arithmetic right shift). On an integer
     value carried in float32 (`Env.float32`) scaling by a power of two is exact."""
     if y.is_floating_point():
@@ -131,7 +132,7 @@ class WeightKernel(Kernel):
         y = self.exact(x)
         if self.bias is not None:
             y = y + self._bias_view(self.bias)
-        return _shift_int(y, self.shift)
+        return shift_int(y, self.shift)
 
     def _bias_view(self, b):
         return b.reshape(b.shape[0], *([1] * (len(self.op.out_shape) - 1)))
@@ -146,7 +147,7 @@ class WeightKernel(Kernel):
             neg = self.exact(xp, "neg") + self.exact(xn, "pos")
         else:  # spike counts: the positive part comes from the positive weights only
             pos, neg = self.exact(x, "pos"), self.exact(x, "neg")
-        return _shift_int(pos, self.shift), _shift_int(neg, self.shift)
+        return shift_int(pos, self.shift), shift_int(neg, self.shift)
 
     def contributions(self, x: torch.Tensor, b: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """(P, J) per-event contributions w_kj * x_bj * 2**shift to flat output k of sample b,
@@ -164,7 +165,7 @@ class AffineKernel(WeightKernel):
     def exact(self, x, part="w"):
         x2 = x.reshape(x.shape[0], -1)
         if self.cdtype != torch.int64 and x2.numel():
-            nz = x2.nonzero()
+            nz = x2.bool().nonzero()  # faster on the CPU than nonzero of the numbers
             if nz.shape[0] <= SPARSE_BELOW * x2.numel():
                 return self._sparse(x2, nz, part)
         return super().exact(x2, part)
@@ -184,7 +185,7 @@ class AffineKernel(WeightKernel):
 
     def contributions(self, x, b, k):
         x = x.reshape(x.shape[0], -1)
-        return _shift_int(self.w_int[k] * x[b].to(torch.int64), self.shift)
+        return shift_int(self.w_int[k] * x[b].to(torch.int64), self.shift)
 
 
 class ConvKernel(WeightKernel):
@@ -216,12 +217,12 @@ class ConvKernel(WeightKernel):
         rows = group[:, None] * per_group + torch.arange(per_group, device=k.device)[None, :]
         patch = cols[b[:, None], rows, pos[:, None]]
         w = self.w_int.reshape(c_out, -1)[co]
-        return _shift_int(w * patch, self.shift)
+        return shift_int(w * patch, self.shift)
 
 
 class InputKernel(Kernel):
     def step(self, x, t):
-        return self.data[t]
+        return self.data[t].to(self.env.vdtype)
 
     def bind(self, data: torch.Tensor) -> None:
         self.data = data
@@ -257,11 +258,16 @@ class PoolKernel(Kernel):
             raise Unsupported("average pooling has no integer form: write it as SumPool2d and "
                               "fold 1/k^2 into the next weights", file=env.program.source,
                               node=op.name, field="type")
+        # integers carried in float32: torch's pooling kernel with divisor 1 is the window sum,
+        # every partial sum an integer below 2**24 (exact); one pass instead of k*k slices
+        self.native = (env.integer and env.vdtype.is_floating_point and _native_pool_ok(op))
 
     def step(self, x, t):
         o = self.op
         x = x.reshape(x.shape[0], *o.in_shape)
         (ph, pw), (kh, kw), (sh, sw) = o.padding, o.kernel, o.stride
+        if self.native:
+            return F.avg_pool2d(x, (kh, kw), (sh, sw), (ph, pw), divisor_override=1)
         if ph or pw:
             x = F.pad(x, (pw, pw, ph, ph))
         ho, wo = o.out_shape[1:]
@@ -273,6 +279,15 @@ class PoolKernel(Kernel):
         if o.mode == "avg":
             y = y / (kh * kw)
         return y
+
+
+def _native_pool_ok(op) -> bool:
+    """Whether ``F.avg_pool2d`` takes this window and gives exactly ``op.out_shape``."""
+    (ph, pw), (kh, kw), (sh, sw) = op.padding, op.kernel, op.stride
+    if ph > kh // 2 or pw > kw // 2 or len(op.in_shape) != 3:
+        return False
+    c, h, w = op.in_shape
+    return tuple(op.out_shape) == (c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
 
 
 class DelayKernel(Kernel):

@@ -196,7 +196,8 @@ class Loop:
         env, program = plan.env, plan.program
         self.plan, self.env, self.program = plan, env, program
         self.steps, self.batch = x.shape[0], x.shape[1]
-        data = torch.as_tensor(x, device=env.device).to(env.vdtype)
+        # converted to the carrier step by step (one huge converted copy costs more)
+        data = torch.as_tensor(x, device=env.device)
         for k in plan.kernels.values():
             k.reset(self.batch)
             if isinstance(k, InputKernel):
@@ -205,8 +206,10 @@ class Loop:
         self.keep = set(program.outputs) | set(record)
         # weight ops read only as events by ordered neurons need no output of their own
         self.skip = {n for n in plan.in_len if n not in plan.read_directly and n not in self.keep}
+        # integer results are int64 whatever carried them: converted as each step is stored
         self.trace = {n: torch.empty((self.steps, self.batch, *program.op(n).out_shape),
-                                     dtype=env.vdtype, device=env.device) for n in self.keep}
+                                     dtype=torch.int64 if env.integer else env.vdtype,
+                                     device=env.device) for n in self.keep}
         self.spikes = {n: torch.zeros((), dtype=torch.float64, device=env.device)
                        for n, k in plan.kernels.items() if k.spiking}
         # a step's spike total in the carrier's own type when that is exact (no float64 copy)

@@ -118,7 +118,7 @@ class SynopCounter:
         if self.counts[name]:
             step = x.sum(0) if self.native[name] else x.sum(0, dtype=torch.float64)
         else:
-            step = (x != 0).sum(0)
+            step = x.bool().sum(0)  # [x != 0]; .bool() is much faster than != on the CPU
         acc = self.sums[name]
         if acc is None:
             self.sums[name] = step.to(torch.float64)

@@ -12,6 +12,8 @@ from importlib import import_module
 
 import click
 
+INTERNAL_ERROR = 3  # a bug in nirconv, never a verdict on the user's input (0/1/2 are those)
+
 SUBCOMMANDS = ("demo", "convert", "export", "check", "simulate", "audit", "targets", "inspect")
 
 
@@ -49,8 +51,10 @@ def main(argv=None) -> int:
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # usage errors: one line too
+        ctx = getattr(e, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        click.echo(f"nirconv: error: {where}{' '.join(e.format_message().split())}", err=True)
         return 2
     except click.Abort:
         click.echo("nirconv: aborted", err=True)
@@ -60,9 +64,9 @@ def main(argv=None) -> int:
     except Exception as e:  # a bug, not a user mistake: still one line unless --debug
         if debug:
             raise
-        click.echo(f"nirconv: internal error: {type(e).__name__}: {e} (rerun with --debug)",
-                   err=True)
-        return 3
+        click.echo(f"nirconv: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
+                   "(a bug, please report it; rerun with --debug for the traceback)", err=True)
+        return INTERNAL_ERROR
 
 
 def run() -> None:

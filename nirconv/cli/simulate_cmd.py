@@ -46,7 +46,7 @@ DIALECTS = ("auto", "nirconv", "norse", "snntorch", "sinabs", "rockpool")
 def command(graph, input_path, timesteps, backend, device, mode, dialect, reset, dt, output_path,
             as_json, progress):
     """Simulate GRAPH.nir on --input and write the per-step output to -o OUT.npy."""
-    from ..simulation import prepare_input, run_program, to_program
+    from ..simulation import default_float_dtype, prepare_input, run_program, to_program
 
     _check_output(output_path)
     x = load_npy(input_path, "input")
@@ -60,6 +60,7 @@ def command(graph, input_path, timesteps, backend, device, mode, dialect, reset,
     except BadInput as e:
         raise e.with_file(input_path)
     result = run_program(program, xs, backend=backend, device=device, progress=progress)
+    result = default_float_dtype(result, program, None)
     out = _combined_output(result, program)
     _save_npy(output_path, out)
     stats = {"backend": result.backend or backend, "device": result.device or device,

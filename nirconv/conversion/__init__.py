@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..errors import BadInput, Unsupported
+from ..errors import BadInput
 from .build import build_snn
 from .capture import capture, export_model
 from .graph import Graph

@@ -32,6 +32,7 @@ WHY = "norse's from_nir ignores it"
 class NorseDialect:
     name = "norse"
     default_dt = 1e-3  # norse.torch.from_nir(..., dt=0.001)
+    auto_dt = False  # a guessed norse file still needs dt (metadata or --dt): it is only a default
 
     def neuron(self, node, ctx, shape, dt, reset_override=None) -> NeuronFloat:
         shape = tuple(shape)

@@ -59,7 +59,10 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
     dialect_name = dialects.detect(meta, graph) if dialect == "auto" else dialect
     dia = dialects.get(dialect_name)
     step = graph_dt(meta, dt)
-    if step is None and getattr(dia, "default_dt", None) is not None:
+    # A dialect's fixed dt applies when the user named the dialect, or when ``auto`` recognised
+    # a writer whose files fix it (norse's from_nir dt=1 ms is only a default: not from a guess).
+    trusted = dialect != "auto" or getattr(dia, "auto_dt", True)
+    if step is None and trusted and getattr(dia, "default_dt", None) is not None:
         step = float(dia.default_dt)
     if step is not None and not step > 0:
         raise BadInput(f"dt must be positive, is {step}", file=source, field="dt")

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import DoesNotFit, NirconvError, Unsupported
 from .. import targets as _targets
+from .graph import flat_graph, fold_scales
 from .pipeline import QuantEnv, quantize as _quantize, to_float_graph
 
 __all__ = ["check", "export", "export_with_report", "quantize", "to_float_graph", "QuantEnv"]
@@ -82,6 +83,7 @@ def _check(graph, t, calibration, dialect, dt, source):
 
     if (graph.metadata or {}).get("arithmetic"):
         graph = to_float_graph(graph)
+    graph = fold_scales(flat_graph(graph, source), source)
     report = check_float_graph(graph, t, dialect=dialect, dt=dt, source=source)
     if any(v.rule in BLOCKING for v in report.violations):
         return report, None

@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass
 
 import nir
+import numpy as np
 
 from ..errors import Unsupported
 from ..lowering.structure import flatten, order
@@ -123,3 +124,56 @@ def replace_node(graph: nir.NIRGraph, name: str, node) -> nir.NIRGraph:
     nodes[name] = node
     return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=dict(graph.metadata or {}),
                         type_check=False)
+
+
+def fold_scales(graph: nir.NIRGraph, source: str = "<memory>") -> nir.NIRGraph:
+    """Fold every ``Scale`` node that directly follows a weight layer (its only consumer) into
+    that layer's output rows: ``s·(W x + b) = (s·W) x + s·b``. Exact; chips have no Scale layer.
+    A Scale elsewhere (after pooling, on a residual branch) is left for the checker to report.
+    Works on a flat graph (see `flat_graph`); returns a new graph, the input is not mutated."""
+    nodes = dict(graph.nodes)
+    edges = list(graph.edges)
+    for name, node in list(nodes.items()):
+        if not isinstance(node, nir.Scale):
+            continue
+        preds = [s for s, d in edges if d == name]
+        if len(preds) != 1 or not isinstance(nodes[preds[0]], WEIGHT_TYPES):
+            continue
+        w_name = preds[0]
+        if [d for s, d in edges if s == w_name] != [name]:
+            continue
+        folded = _scaled_weight_node(nodes[w_name], np.asarray(node.scale, dtype=np.float64))
+        if folded is None:
+            continue
+        nodes[w_name] = folded
+        del nodes[name]
+        edges = [(s, d) for s, d in edges if d != name]
+        edges = [(w_name if s == name else s, d) for s, d in edges]
+    if len(nodes) == len(graph.nodes):
+        return graph
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata or {}),
+                        type_check=False)
+
+
+def _scaled_weight_node(node, scale: np.ndarray):
+    """The weight node with its output rows (channels) multiplied by ``scale``, or None when the
+    scale varies inside one conv output channel."""
+    w = np.asarray(node.weight, dtype=np.float64)
+    c_out = w.shape[0]
+    if scale.size == 1:
+        per_row = np.full(c_out, float(scale.ravel()[0]))
+    elif isinstance(node, (nir.Affine, nir.Linear)) and scale.size == c_out:
+        per_row = scale.ravel()
+    elif scale.ndim >= 1 and scale.shape[0] == c_out:
+        flat = scale.reshape(c_out, -1)
+        if not np.all(flat == flat[:, :1]):
+            return None
+        per_row = flat[:, 0]
+    else:
+        return None
+    new = copy.copy(node)
+    new.weight = w * per_row.reshape(-1, *([1] * (w.ndim - 1)))
+    if getattr(node, "bias", None) is not None:
+        new.bias = np.broadcast_to(np.asarray(node.bias, dtype=np.float64), (c_out,)) * per_row
+    new.metadata = dict(node.metadata or {}, folded_scale=True)
+    return new

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import BadInput, Unsupported
 from ..targets import INF, Target
 from . import families as F
-from .graph import (SPIKING_TYPES, flat_graph, kind, replace_node, topology)
+from .graph import (SPIKING_TYPES, flat_graph, fold_scales, kind, replace_node, topology)
 from .passes import Pass, run_passes
 
 FLOAT_KEYS = ("float_alpha_mem", "float_beta_mem", "float_v_bias", "float_alpha_syn",
@@ -560,6 +560,7 @@ def passes(env: QuantEnv) -> list[Pass]:
     t = env.target
     return [
         Pass("flatten", partial(p_flatten, env=env), ensures=no_subgraphs),
+        Pass("fold_scales", partial(fold_scales, source=env.source)),
         Pass("resolve_float", partial(p_resolve_float, env=env), ensures=float_resolved),
         Pass("decays", partial(p_decays, env=env), requires=float_resolved),
         Pass("input_encoding", partial(p_input_encoding, env=env),

@@ -301,6 +301,12 @@ def test_propagation_strategies_agree(monkeypatch):
     np.testing.assert_array_equal(a.output, b.output)
     assert a.synops == b.synops and a.spikes_per_node == b.spikes_per_node
     assert a.spikes_per_node["lif"] > 0
+    # batched = one sample at a time, bit for bit (events of all samples propagate together)
+    for sample in range(x.shape[1]):
+        alone = nirconv.simulate(graph, x[:, sample:sample + 1], full=True, record=("conv",),
+                                 dialect="nirconv")
+        np.testing.assert_array_equal(alone.recorded["conv"][:, 0], a.recorded["conv"][:, sample])
+        np.testing.assert_array_equal(alone.output[:, 0], a.output[:, sample])
     ref = torch.nn.functional.conv2d(torch.from_numpy(x[0]), torch.from_numpy(conv.weight),
                                      padding=1).numpy()
     np.testing.assert_allclose(a.recorded["conv"][0], ref, atol=1e-12)

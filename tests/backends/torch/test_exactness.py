@@ -237,3 +237,32 @@ def test_integer_conv_is_exact_without_onednn():
         torch.backends.mkldnn.enabled = True
     np.testing.assert_array_equal(got, want.numpy().astype(np.int64))
     assert torch._C._get_nnpack_enabled() == nnpack
+
+
+@pytest.mark.parametrize("kernel,stride,pad", [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1)),
+                                               ((3, 2), (1, 2), (1, 0))])
+def test_sum_pooling_on_every_carrier_is_the_window_sum(kernel, stride, pad, monkeypatch):
+    """The float32 carrier sums windows with torch's pooling kernel (divisor 1); the integer
+    carriers add shifted slices: both equal a plain numpy window sum."""
+    import nirconv.backends.torch.runner as runner
+    from nirconv.equations.program import PoolOp
+    rng = np.random.default_rng(4)
+    c, h, w = 3, 7, 6
+    ho, wo = [(n + 2 * p - k) // s + 1 for n, p, k, s in zip((h, w), pad, kernel, stride)]
+    ops = (InputOp(name="in", inputs=(), in_shape=(c, h, w), out_shape=(c, h, w)),
+           PoolOp(name="pool", inputs=(Edge("in"),), in_shape=(c, h, w), out_shape=(c, ho, wo),
+                  kernel=kernel, stride=stride, padding=pad, mode="sum"),
+           OutputOp(name="out", inputs=(Edge("pool"),), in_shape=(c, ho, wo),
+                    out_shape=(c, ho, wo)))
+    program = Program(ops, ("in",), ("out",), "int", "speck")
+    x = rng.integers(-1000, 1000, (2, 5, c, h, w))
+    xp = np.pad(x, [(0, 0)] * 3 + [(pad[0], pad[0]), (pad[1], pad[1])])
+    want = np.zeros((2, 5, c, ho, wo), dtype=np.int64)
+    for i in range(ho):
+        for j in range(wo):
+            window = xp[..., i * stride[0]:i * stride[0] + kernel[0],
+                        j * stride[1]:j * stride[1] + kernel[1]]
+            want[..., i, j] = window.sum(axis=(-2, -1))
+    np.testing.assert_array_equal(run(program, x).output, want)  # float32 carrier
+    monkeypatch.setattr(runner, "float32_safe", lambda program, bounds: False)
+    np.testing.assert_array_equal(run(program, x).output, want)  # int32 carrier
