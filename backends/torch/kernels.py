@@ -4,7 +4,8 @@ A kernel is built once per run from its op and the `Env`, then stepped: ``step(x
 summed input ``(B, *in_shape)`` of step ``t`` and returns the output ``(B, *out_shape)``.
 Integer mode: every value is an integer, carried in ``Env.vdtype``: float32 when the value bounds
 prove every value and intermediate an integer below 2**24 (`exactness.float32_safe`), else int32
-when they allow, else int64 and every operation is exact (weight products go through `exactness.matmul_dtype`). Float mode: the float dtype of the run.
+when they allow, else int64; every operation is exact (weight products go through
+`exactness.matmul_dtype`). Float mode: the float dtype of the run.
 """
 from __future__ import annotations
 
