@@ -9,8 +9,8 @@ equations in `nirconv.equations.neurons` (the event backend's integer mode): int
 float32 / int32 / int64, whichever the value bounds prove exact (`exactness.float32_safe`,
 `int32_safe`), weight products in float32/float64 only where the value bounds prove every partial
 sum is an integer below 2**24 / 2**53 (else int64 on CPU, or a clear error), TF32 off and
-deterministic kernels while it runs (the user's flags are restored). Float mode runs `NeuronFloat` in float32
-(default) or float64 (``dtype=torch.float64``). See docs/equations/torch_exactness.md.
+deterministic kernels while it runs (the user's flags are restored). Float mode runs `NeuronFloat`
+in float32 (default) or float64 (``dtype=torch.float64``). See docs/equations/torch_exactness.md.
 """
 from nirconv.backends.torch.runner import run
 

@@ -73,8 +73,10 @@ def _reshape(layer, in_shape):
     if len(layer.shape) != 1:
         raise Unsupported(f"a reshape to {layer.shape} has no NIR node (only flattening does)",
                           node=layer.where(), field="shape")
-    return nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=1, end_dim=-1,
-                       metadata=_meta(layer))
+    # Negative dims mean the same with and without a batch axis: nir's type check (batch-free
+    # shapes) and norse/Sinabs (torch.nn.Flatten on batched tensors) both flatten (C, H, W).
+    return nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=-len(in_shape),
+                       end_dim=-1, metadata=_meta(layer))
 
 
 def _scale(layer, in_shape):
