@@ -38,6 +38,10 @@ def load_npy(path, what: str = "array") -> np.ndarray:
         raise BadInput(f"cannot read .npy {what} ({type(e).__name__})", file=p) from None
     if not isinstance(arr, np.ndarray):
         raise BadInput(f"expected one .npy array, found an archive", file=p)
+    if arr.dtype.kind not in "biuf":
+        raise BadInput(f"{what} must be numeric, has dtype {arr.dtype}", file=p)
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise BadInput(f"{what} contains NaN or infinite values", file=p)
     return arr
 
 

@@ -30,8 +30,23 @@ def load_model(path, arch: str | None = None):
         if not zipfile.is_zipfile(path) or path.suffix != ".pt2":
             raise BadInput("not a torch.export program (.pt2); a state_dict needs "
                            "--arch module:callable", file=path, field="model")
-        return load_exported(path)
-    return load_state_dict_model(path, arch)
+        model = load_exported(path)
+    else:
+        model = load_state_dict_model(path, arch)
+    check_finite(model, path)
+    return model
+
+
+def check_finite(model, path) -> None:
+    """Every parameter and buffer finite (NaN/inf weights are bad input, whatever the command)."""
+    if isinstance(model, torch.nn.Module):
+        named = list(model.named_parameters()) + list(model.named_buffers())
+    else:
+        named = list(model.state_dict.items()) + list(getattr(model, "constants", {}).items())
+    for name, value in named:
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and \
+                not bool(torch.isfinite(value).all()):
+            raise BadInput("contains NaN or infinite values", file=path, node=name, field="weight")
 
 
 def load_exported(path: Path):
