@@ -6,6 +6,8 @@ import warnings
 
 import click
 
+from .common import console as make_console
+
 from ..errors import BadInput, CheckFailed
 from .common import load_npy
 
@@ -82,10 +84,9 @@ def _check_output_folder(path) -> None:
 
 
 def _print_summary(result) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=sys.stdout)
+    console = make_console(file=sys.stdout)
     summary = Table(title=f"audit: {result.target or 'deployed'}, {result.samples} samples, "
                           f"T={result.timesteps}")
     for col in ("ANN", "float SNN", "deployed", "drop (points)", "verdict"):

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import click
 
+from .common import console as make_console
+
 from ..errors import DoesNotFit
 from .common import echo_json, load_npy
 
 
 def print_report(report) -> None:
     """A readable table of violations, warnings and resources (rich)."""
-    from rich.console import Console
     from rich.table import Table
 
     from ..backends.constraints.report import jsonable
 
-    console = Console()
+    console = make_console()
     verdict = "[green]fits[/green]" if report.fits else "[red]does not fit[/red]"
     console.print(f"target {report.target}: {verdict}")
     if report.violations:

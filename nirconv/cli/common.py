@@ -52,3 +52,15 @@ def write_json_file(obj, path) -> None:
         return
     from ..nir_io.atomic import atomic_write_text
     atomic_write_text(path, json.dumps(obj, indent=2, default=_default))
+
+
+def console(**kwargs):
+    """A rich Console for tables: the terminal's width, or 160 columns when piped (rich would
+    otherwise squeeze tables into 80 and cut names and paths)."""
+    import sys
+
+    from rich.console import Console
+
+    stream = kwargs.get("file") or sys.stdout
+    width = None if getattr(stream, "isatty", lambda: False)() else 160
+    return Console(width=width, **kwargs)

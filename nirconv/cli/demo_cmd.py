@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from .common import console as make_console
+
 
 @click.command(name="demo")
 @click.option("--out", "out", default="nirconv-demo", show_default=True, type=click.Path(),
@@ -12,12 +14,11 @@ import click
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def command(out, target, no_progress):
     """Train a small CNN on scikit-learn digits, convert, check every target, export, audit."""
-    from rich.console import Console
     from rich.table import Table
 
     from ..demo import run_demo
 
-    console = Console()
+    console = make_console()
     run = run_demo(out, target, progress=not no_progress, echo=console.print)
     rep = run.report
     conv = rep["conversion"]

@@ -11,6 +11,8 @@ file version. Nested subgraphs are listed with dotted names. Large metadata arra
 from __future__ import annotations
 
 import click
+
+from .common import console as make_console
 import nir
 import numpy as np
 
@@ -153,10 +155,9 @@ def _count_types(nodes: dict) -> dict:
 
 
 def _print(report: dict, path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     table = Table(title=str(path))
     for col in ("node", "type", "shape", "metadata"):
         table.add_column(col)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
+from .common import console as make_console
 import numpy as np
 
 from ..errors import BadInput, NirconvError
@@ -103,7 +105,6 @@ def _save_npy(path, array: np.ndarray) -> None:
 
 
 def _print_table(stats: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"simulate: {stats['timesteps']} steps x {stats['batch']} samples "
@@ -114,7 +115,7 @@ def _print_table(stats: dict) -> None:
     per = max(stats["timesteps"] * stats["batch"], 1)
     for name, count in stats["spikes_per_node"].items():
         table.add_row(name, str(count), f"{count / per:.3g}")
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print(f"SynOps {stats['synops']}  time {stats['seconds']:.3f} s  "
                   f"output {stats['output']} {tuple(stats['output_shape'])}")

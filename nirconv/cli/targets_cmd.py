@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import echo_json
+from .common import echo_json, console
 
 
 @click.command(name="targets")
@@ -17,7 +17,6 @@ def command(as_json):
     if as_json:
         echo_json(rows)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="nirconv targets")
@@ -28,4 +27,4 @@ def command(as_json):
         table.add_row(r["name"], str(r["cores"]), str(r["neurons_per_core"]), str(r["weight_bits"]),
                       str(r["state_bits"]), ", ".join(r["neuron_models"]),
                       ", ".join(r["reset_modes"]), r["input_encoding"], r["path"])
-    Console().print(table)
+    console().print(table)
