@@ -20,20 +20,9 @@ import numpy as np
 
 from ..equations.neurons import NeuronFloat
 from ..errors import BadInput
-from ..lowering.ops import array
+from ._common import param
 
 _SPIKING = (nir.IF, nir.LIF, nir.CubaLIF)
-
-
-def _param(node, ctx, field, shape, default=None):
-    if getattr(node, field, None) is None and default is not None:
-        return np.full(shape, float(default))
-    value = array(ctx, node, field)
-    try:
-        return np.broadcast_to(value, shape).astype(np.float64).copy()
-    except ValueError:
-        raise BadInput(f"has shape {value.shape}, the node has shape {shape}", file=ctx.source,
-                       node=ctx.name, field=field) from None
 
 
 def _meta_array(node, key, shape, default):
@@ -59,17 +48,17 @@ class NirconvDialect:
         zeros = np.zeros(shape)
         kw = {}
         if isinstance(node, (nir.I, nir.IF)):
-            alpha, beta, bias = ones, _param(node, ctx, "r", shape), zeros
+            alpha, beta, bias = ones, param(node, ctx, "r", shape), zeros
         elif isinstance(node, (nir.LI, nir.LIF)):
-            k = _needs_dt(ctx, dt) / _param(node, ctx, "tau", shape)
-            alpha, beta = 1.0 - k, k * _param(node, ctx, "r", shape)
-            bias = k * _param(node, ctx, "v_leak", shape)
+            k = _needs_dt(ctx, dt) / param(node, ctx, "tau", shape)
+            alpha, beta = 1.0 - k, k * param(node, ctx, "r", shape)
+            bias = k * param(node, ctx, "v_leak", shape)
         else:  # CubaLI, CubaLIF
-            k_syn = _needs_dt(ctx, dt) / _param(node, ctx, "tau_syn", shape)
-            k = dt / _param(node, ctx, "tau_mem", shape)
-            kw = dict(alpha_syn=1.0 - k_syn, beta_syn=k_syn * _param(node, ctx, "w_in", shape, 1.0))
-            alpha, beta = 1.0 - k, k * _param(node, ctx, "r", shape)
-            bias = k * _param(node, ctx, "v_leak", shape)
+            k_syn = _needs_dt(ctx, dt) / param(node, ctx, "tau_syn", shape)
+            k = dt / param(node, ctx, "tau_mem", shape)
+            kw = dict(alpha_syn=1.0 - k_syn, beta_syn=k_syn * param(node, ctx, "w_in", shape, 1.0))
+            alpha, beta = 1.0 - k, k * param(node, ctx, "r", shape)
+            bias = k * param(node, ctx, "v_leak", shape)
         spiking = isinstance(node, _SPIKING)
         reset = reset_override or str(meta.get("reset", "zero"))
         if reset not in ("subtract", "zero"):
@@ -81,8 +70,8 @@ class NirconvDialect:
                            node=ctx.name, field="metadata.compare")
         return NeuronFloat(
             shape=tuple(shape), alpha_mem=alpha, beta_mem=beta, bias=bias,
-            v_threshold=_param(node, ctx, "v_threshold", shape) if spiking else None,
-            v_reset=_param(node, ctx, "v_reset", shape, 0.0) if spiking else zeros,
+            v_threshold=param(node, ctx, "v_threshold", shape) if spiking else None,
+            v_reset=param(node, ctx, "v_reset", shape, 0.0) if spiking else zeros,
             v_init=_meta_array(node, "v_init", shape, 0.0), reset=reset, compare=compare,
             model=type(node).__name__, **kw)
 
