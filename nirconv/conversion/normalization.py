@@ -40,7 +40,7 @@ METHODS = {
 DEFAULT_METHOD = "calibrated"
 DEFAULT_TIMESTEPS = (4, 8, 16, 32)
 ALPHAS = tuple(float(a) for a in np.round(np.geomspace(0.3, 1.2, 13), 4))
-BETAS = (0.375, 0.625)  # searched after α (at β = 0.5)
+BETAS = (0.25, 0.375, 0.625, 0.75)  # searched after α (at β = 0.5)
 MAX_CALIBRATION_SAMPLES = 256
 
 

@@ -128,11 +128,12 @@ def threshold_int(theta_v: np.ndarray, float_compare: str, chip_compare: str) ->
     return np.maximum(0, np.rint(theta_v - 1)).astype(np.int64)
 
 
-def split_bias(bias_int: np.ndarray, mant_bits: int, max_exp: int = 7) -> tuple:
-    """Loihi: bias = bias_mant << bias_exp with |mant| < 2**(mant_bits-1); one exponent per layer."""
+def split_bias(bias_int: np.ndarray, mant_bits: int, max_exp: int = 7, min_exp: int = 0) -> tuple:
+    """Loihi: bias = bias_mant << bias_exp with |mant| < 2**(mant_bits-1); one exponent per layer,
+    at least ``min_exp``."""
     hi = (1 << (mant_bits - 1)) - 1
     peak = float(np.max(np.abs(bias_int))) if np.size(bias_int) else 0.0
-    exp = 0
+    exp = min_exp
     while peak > hi * (1 << exp) and exp < max_exp:
         exp += 1
     mant = np.clip(np.rint(np.asarray(bias_int) / (1 << exp)), -hi - 1, hi).astype(np.int64)

@@ -513,7 +513,12 @@ def _quantize_neuron(graph, topo, neuron, is_output, env):
             th = F.threshold_int(1.0 / u, rec["compare"], ">")
             meta["vth"] = F.uniform(np.clip(np.rint(th / 64.0), 0,
                                             (1 << t["state.threshold_bits"]) - 1).astype(np.int64))
-        mant, exp = F.split_bias(np.rint(bias_v / u), t["state.bias_bits"])
+        # bias_exp = 6: lava-dl's netx fixes bias_exp = 6 (hdf5.py get_neuron_params), and the
+        # same integers must go into every format; 64 v-units is also the threshold's step (vth << 6)
+        bias_units = np.rint(bias_v / u)
+        mant, exp = F.split_bias(bias_units, t["state.bias_bits"], min_exp=6, max_exp=6)
+        if np.any(np.abs(bias_units - (mant << exp)) > (1 << (exp - 1))):
+            _warn(graph, neuron, "bias_saturation", "bias clipped to the 13-bit mantissa << 6")
         meta["bias_mant"], meta["bias_exp"] = F.uniform(mant), int(exp)
         if np.any(v_init != 0):
             _warn(graph, neuron, "v_init_dropped", "Loihi 2 LIF starts at v = 0 (v_init dropped)")

@@ -160,7 +160,7 @@ def _neuron(op: NeuronOp, src) -> dict:
                           "multiple of 64", file=src, node=op.name, field="bias_mant")
     n = int(np.prod(op.out_shape))
     mant = np.broadcast_to(bias >> NETX_BIAS_EXP, op.out_shape).reshape(n)
-    if np.any(np.abs(mant) > 4095):
+    if np.any(mant > 4095) or np.any(mant < -4096):  # 13-bit signed
         raise Unsupported("bias mantissa exceeds 13 bits", file=src, node=op.name, field="bias_mant")
     vth = NEVER_FIRES_VTH if rec.vth is None else _scalar(op, rec, "vth", src)
     return {"type": "CUBA", "iDecay": _scalar(op, rec, "du", src) + 1,
