@@ -90,6 +90,9 @@ def _per_channel(values: torch.Tensor) -> np.ndarray:
     return v.transpose(0, 1).reshape(v.shape[1], -1).numpy()
 
 
+MIN_LAMBDA_FRACTION = 0.05
+
+
 def activation_scale(values: torch.Tensor, opts: Options, layerwise: bool = False) -> np.ndarray:
     """λ per channel (C,) (all equal when layer-wise) for the activations ``values`` (N, C, ...)."""
     per = _per_channel(torch.clamp_min(values, 0.0))
@@ -103,6 +106,11 @@ def activation_scale(values: torch.Tensor, opts: Options, layerwise: bool = Fals
     lam = np.asarray(lam, dtype=np.float64)
     fallback = float(rows.max()) if rows.size and rows.max() > 0 else 1.0
     lam = np.where(lam > 0, lam, fallback)
+    # A channel that is almost never active gets a tiny λ and hence huge incoming weights
+    # (Ŵ = W·λ_pre/λ), which would dominate a chip's per-layer weight scale and wash out every
+    # other channel when quantized. Floor λ at a fraction of the layer's median: such a neuron
+    # then fires (rarely) a little below its activation, and the layer stays quantizable.
+    lam = np.maximum(lam, MIN_LAMBDA_FRACTION * float(np.median(lam)))
     return np.broadcast_to(lam, (per.shape[0],)).astype(np.float64).copy()
 
 
