@@ -146,7 +146,8 @@ def convert(model, calibration, normalize=None, percentile=99.9, scale=None, cha
 
 def select(nets, graph, x, steps) -> SpikingNetwork:
     """The candidate that best follows the ANN on calibration inputs the calibration did not use
-    (agreement of the predictions at each T in ``steps``, then the logit error): no labels."""
+    (the logit error summed over each T in ``steps``, then the agreement of the predictions): no
+    labels."""
     from .normalization import MAX_CALIBRATION_SAMPLES, ann_activations
     held = x[MAX_CALIBRATION_SAMPLES:MAX_CALIBRATION_SAMPLES + 2048]
     val = held if held.shape[0] >= 64 else x[:2048]
@@ -160,7 +161,7 @@ def select(nets, graph, x, steps) -> SpikingNetwork:
             agree += float((out.argmax(-1) == logits.argmax(-1)).float().mean())
             scale = float(net.graph.layers[-2].params["scale"].reshape(-1)[0])
             err += float(((out * scale - logits) ** 2).mean())
-        scores.append((agree, -err))
+        scores.append((-err, agree))
     best = max(range(len(nets)), key=lambda i: scores[i])
     return nets[best]
 
