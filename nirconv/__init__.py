@@ -4,9 +4,8 @@ each function imports its implementation lazily so that ``import nirconv`` stays
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .errors import BadInput, CheckFailed, DoesNotFit, NirconvError, Unsupported
+from ._version import __version__
+from .errors import BadInput, CheckFailed, DoesNotFit, InternalError, NirconvError, Unsupported
 from .nir_io import load, save
 
 
@@ -53,4 +52,5 @@ def audit(model, dep, data, labels, timesteps=32, tolerance=1.0, snn=None, **opt
 
 
 __all__ = ["convert", "to_nir", "export", "check", "simulate", "audit", "save", "load",
-           "NirconvError", "BadInput", "Unsupported", "DoesNotFit", "CheckFailed", "__version__"]
+           "NirconvError", "BadInput", "Unsupported", "DoesNotFit", "CheckFailed", "InternalError",
+           "__version__"]

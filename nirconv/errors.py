@@ -1,5 +1,9 @@
 """The one error hierarchy of nirconv. Exit codes are assigned here and mapped only by the CLI.
 
+Exit codes: 0 success, 1 checked and found wanting (`DoesNotFit`, `CheckFailed`), 2 bad input or
+unsupported (`BadInput`, `Unsupported`), 3 a bug in nirconv (`InternalError`, and any exception
+that is not a `NirconvError`).
+
 Every error names where it happened: the file, the node and the field, as far as they are known,
 so that the CLI can print one line a user can act on.
 """
@@ -35,9 +39,19 @@ class NirconvError(Exception):
 
     def with_file(self, file: Any) -> "NirconvError":
         """Return the same error with ``file`` filled in (when the caller knows it and we did not)."""
-        if self.file is None:
+        return self.at(file=file)
+
+    def at(self, *, file: Any = None, node: str | None = None,
+           field: str | None = None) -> "NirconvError":
+        """The same error with whatever of ``file``, ``node``, ``field`` it did not know yet
+        (records validate themselves without knowing where they came from; the reader adds it)."""
+        if self.file is None and file is not None:
             self.file = str(file)
-            self.args = (self.one_line(),)
+        if self.node is None and node is not None:
+            self.node = node
+        if self.field is None and field is not None:
+            self.field = field
+        self.args = (self.one_line(),)
         return self
 
 
@@ -63,3 +77,9 @@ class CheckFailed(NirconvError):
     """A check ran and found the result wanting (e.g. audit below tolerance)."""
 
     exit_code = 1
+
+
+class InternalError(NirconvError):
+    """A bug in nirconv: a broken invariant or postcondition. Never a verdict on the input."""
+
+    exit_code = 3

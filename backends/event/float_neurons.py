@@ -66,8 +66,7 @@ class FloatNeuronState:
         if self.max_spikes == 1:
             return fires.astype(np.float64), fires
         n = np.maximum(np.floor(v / self.v_threshold), 1.0)
-        if self.max_spikes is not None:
-            n = np.minimum(n, float(self.max_spikes))
+        n = np.minimum(n, float(self.max_spikes))  # UNLIMITED (inf): no cap
         return np.where(fires, n, 0.0), fires
 
     def _floor(self, v: np.ndarray) -> np.ndarray:

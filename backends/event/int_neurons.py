@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nirconv.equations.limits import is_unlimited
 from nirconv.equations.neurons import (BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF,
                                        wrap_loihi24)
 
@@ -33,8 +34,8 @@ class SpeckState:
         above = v >= self.threshold
         if rec.reset == "subtract":
             n = np.where(above, v // self.threshold, 0)
-            if rec.max_spikes is not None:
-                n = np.minimum(n, rec.max_spikes)
+            if not is_unlimited(rec.max_spikes):
+                n = np.minimum(n, int(rec.max_spikes))
             v = v - n * self.threshold
         else:
             n = above.astype(np.int64)
@@ -67,6 +68,9 @@ class BitShiftState:
         self.v = np.tile(_int(rec.v_init, shape), (batch, 1))
         self.isyn = np.zeros_like(self.v)
         self.ordered = rec.accumulate == "ordered"
+        # a count never exceeds what the state range holds: that stands for UNLIMITED here
+        self.cap = np.int64(self.hi - self.lo + 1 if is_unlimited(rec.max_spikes)
+                            else rec.max_spikes)
 
     def sat(self, x):
         return np.clip(x, self.lo, self.hi)
@@ -105,7 +109,7 @@ class BitShiftState:
             n = above.astype(np.int64)
             v = np.where(above, 0, v)
         else:
-            cap = self.rec.max_spikes
+            cap = self.cap
             count = np.where(th > 0, v // np.where(th > 0, th, 1), cap)
             n = np.where(above, np.minimum(count, cap), 0)
             v = v - n * th

@@ -19,6 +19,7 @@ import weakref
 import numpy as np
 import torch
 
+from nirconv.equations.limits import is_unlimited
 from nirconv.equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
 from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, NeuronOp,
                                        OutputOp, PoolOp, Program, ScaleOp, ThresholdOp)
@@ -107,7 +108,7 @@ def neuron_bounds(record) -> tuple[float, float]:
     if isinstance(record, SpeckIAF):
         if record.reset == "zero":
             return 0.0, 1.0
-        if record.max_spikes is not None:
+        if not is_unlimited(record.max_spikes):
             return 0.0, float(record.max_spikes)
         th = int(np.min(record.threshold)) if np.size(record.threshold) else 1
         return 0.0, float(max(record.v_max, 0) // th) if th > 0 else INF
@@ -115,7 +116,10 @@ def neuron_bounds(record) -> tuple[float, float]:
         if record.threshold is None:
             half = 1 << (record.state_bits - 1)
             return float(-half), float(half - 1)
-        return 0.0, 1.0 if record.reset == "zero" else float(max(record.max_spikes, 0))
+        if record.reset == "zero":
+            return 0.0, 1.0
+        hi = float((1 << (record.state_bits - 1)) - 1)  # a count is at most v / th <= v_max
+        return 0.0, hi if is_unlimited(record.max_spikes) else min(hi, float(record.max_spikes))
     if isinstance(record, LoihiCubaLIF):
         if record.vth is None:
             return float(-(1 << 23) + 1), float((1 << 23) - 1)

@@ -14,6 +14,7 @@ import torch
 from nirconv.backends.torch.kernels import (PAIR_CHUNK_ELEMENTS, Env, Kernel, WeightKernel,
                                            shift_int)
 from nirconv.backends.torch.ordered import ordered_sum
+from nirconv.equations.limits import is_unlimited
 from nirconv.equations.neurons import (BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat,
                                        SpeckIAF)
 from nirconv.equations.program import NeuronOp
@@ -75,7 +76,7 @@ class FloatNeuron(NeuronKernel):
         if self.max_spikes == 1:
             return fires.to(v.dtype)
         n = torch.clamp(torch.floor(v / self.th), min=1)
-        if self.max_spikes is not None:
+        if not is_unlimited(self.max_spikes):
             n = torch.clamp(n, max=float(self.max_spikes))
         return torch.where(fires, n, torch.zeros_like(v))
 
@@ -148,7 +149,7 @@ class SpeckKernel(NeuronKernel):
                 count = torch.div(v.to(self.div_dtype), self.th_float).floor_().to(v.dtype)
             else:
                 count = torch.div(v, self.th, rounding_mode="floor")
-            count.clamp_(0, None if n.max_spikes is None else int(n.max_spikes))
+            count.clamp_(0, None if is_unlimited(n.max_spikes) else int(n.max_spikes))
         if n.reset == "subtract":
             v.sub_(torch.mul(count, self.th, out=self.buf))
         else:
@@ -165,6 +166,8 @@ class BitShiftKernel(NeuronKernel):
         super().__init__(op, env)
         n = self.n
         self.lo, self.hi = -(1 << (n.state_bits - 1)), (1 << (n.state_bits - 1)) - 1
+        # a count never exceeds what the state range holds: that stands for UNLIMITED here
+        self.cap = (self.hi - self.lo + 1) if is_unlimited(n.max_spikes) else int(n.max_spikes)
         self.spiking = n.threshold is not None
         self.th = self.p(n.threshold) if self.spiking else None
         self.bias, self.v_init = self.p(n.bias), self.p(n.v_init)
@@ -278,7 +281,7 @@ class BitShiftKernel(NeuronKernel):
             count = at_least(v, self.th)
             v.masked_fill_(count.bool(), 0)
             return count
-        count = self.spike_count(v, int(n.max_spikes))
+        count = self.spike_count(v, self.cap)
         v.sub_(torch.mul(count, self.th, out=buf))
         return count
 

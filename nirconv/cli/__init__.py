@@ -37,13 +37,19 @@ def cli(ctx, debug):
 
 
 def main(argv=None) -> int:
-    from ..errors import NirconvError
+    from ..errors import InternalError, NirconvError
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         rv = cli.main(args=argv, prog_name="nirconv", standalone_mode=False)
         # with standalone_mode=False click returns ctx.exit(n)'s n (or the command's return value)
         return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+    except InternalError as e:  # a broken invariant: a bug, reported as such
+        if debug:
+            raise
+        click.echo(f"nirconv: internal error: {e.one_line()} (a bug, please report it; rerun "
+                   "with --debug for the traceback)", err=True)
+        return INTERNAL_ERROR
     except NirconvError as e:
         if debug:
             raise

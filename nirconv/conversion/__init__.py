@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from .._version import __version__
 from ..errors import BadInput
 from .build import build_snn
 from .capture import capture, export_model
@@ -172,7 +173,6 @@ def normalize_graph(graph, x, opts):
 
 
 def _metadata(opts: Options, source: str) -> dict:
-    from .. import __version__
     return {
         "nirconv_version": __version__,
         "source_model": source,

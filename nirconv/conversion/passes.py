@@ -2,7 +2,8 @@
 
     PIPELINE = [collapse_pool1d, fold_bn, drop_trivial_reshapes]
 
-`run_passes` runs them in order and names the pass whose postcondition fails.
+`run_passes` runs them on the one pass runner (`nirconv.passes`), which names the pass whose
+postcondition fails (an internal error).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..errors import Unsupported
+from ..passes import Pass, run_passes as run_pipeline
 from .graph import WEIGHTED, Graph, Layer
 
 
@@ -93,33 +94,26 @@ def drop_trivial_reshapes(graph: Graph) -> Graph:
     return graph.replace(layers)
 
 
-def _no_bn(graph: Graph) -> bool:
-    return not any(l.kind == "bn" for l in graph.layers)
+def _no_bn(graph: Graph):
+    return None if not any(l.kind == "bn" for l in graph.layers) else "a BatchNorm is left"
 
 
-def _connected(graph: Graph) -> bool:
+def _connected(graph: Graph):
     names = set()
     for l in graph.layers:
-        if any(i not in names for i in l.inputs):
-            return False
+        missing = [i for i in l.inputs if i not in names]
+        if missing:
+            return f"layer {l.name} reads {missing[0]}, which comes later or not at all"
         names.add(l.name)
-    return graph.layers[-1].kind == "output"
+    return None if graph.layers[-1].kind == "output" else "the last layer is not the output"
 
 
 PIPELINE = [
-    (collapse_pool1d, _connected),
-    (fold_bn, _no_bn),
-    (drop_trivial_reshapes, _connected),
+    Pass("collapse_pool1d", collapse_pool1d, ensures=_connected),
+    Pass("fold_bn", fold_bn, ensures=_no_bn),
+    Pass("drop_trivial_reshapes", drop_trivial_reshapes, ensures=_connected),
 ]
 
 
 def run_passes(graph: Graph) -> Graph:
-    done = []
-    for fn, ensures in PIPELINE:
-        graph = fn(graph)
-        done.append(fn.__name__)
-        if not ensures(graph):
-            raise Unsupported(f"conversion pass {fn.__name__} failed its postcondition "
-                              f"{ensures.__name__} (after {', '.join(done)})",
-                              file=graph.source, field="model")
-    return graph
+    return run_pipeline(graph, PIPELINE, pipeline="conversion", source=graph.source)

@@ -3,7 +3,7 @@
 Sinabs counts time in steps: ``dt = 1`` and time constants in steps (``alpha = exp(-1/tau)``).
 Its default spike function is ``MultiSpike`` (a neuron emits ``floor(v / v_threshold)`` spikes
 per step once ``v >= v_threshold``) with ``MembraneSubtract`` (``v -= n * v_threshold``), so the
-record has ``max_spikes=None`` and outputs spike counts. Per step::
+record has ``max_spikes=UNLIMITED`` and outputs spike counts. Per step::
 
     IF  : v = v + r x                   (IAFSqueeze, min_v_mem = -v_threshold: v >= -v_threshold)
     LIF : v = exp(-dt/tau) v + r x          (LIFSqueeze, norm_input=False, no lower bound)
@@ -22,6 +22,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 
+from ..equations.limits import UNLIMITED
 from ..equations.neurons import NeuronFloat
 from ._common import param, positive, require, reset_mode, v_init
 
@@ -55,7 +56,7 @@ class SinabsDialect:
             v_threshold=param(node, ctx, "v_threshold", shape) if spiking else None,
             v_reset=param(node, ctx, "v_reset", shape, 0.0) if spiking else zeros,
             v_init=v_init(node, shape), reset=reset_mode(reset_override, "subtract", ctx),
-            compare=">=", max_spikes=None if spiking else 1, v_min=v_min,
+            compare=">=", max_spikes=UNLIMITED if spiking else 1, v_min=v_min,
             model=type(node).__name__, **kw)
 
 

@@ -9,13 +9,79 @@ Integer mode: one record per chip family (`SpeckIAF`, `BitShiftLIF`, `LoihiCubaL
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Optional
+from dataclasses import dataclass
+from typing import Literal, Optional, Union
 
 import numpy as np
 
+from ..errors import BadInput
+from .limits import UNLIMITED, is_unlimited
+
 Reset = Literal["subtract", "zero"]
 Compare = Literal[">=", ">"]
+Count = Union[int, float]  # a whole number, or UNLIMITED (math.inf)
+RESETS = ("subtract", "zero")
+COMPARES = (">=", ">")
+
+
+# ---------------------------------------------------------------- validation helpers
+# A record validates itself (style: never `assert`, never rewrite the caller's fields); the error
+# names the field, and the reader adds the file and node (`NirconvError.at`).
+
+def _shaped(rec, name: str, *, integer: bool = False, required: bool = True,
+            dtype=None) -> None:
+    value = getattr(rec, name)
+    if value is None:
+        if required:
+            raise BadInput("missing", field=name)
+        return
+    a = np.asarray(value)
+    if a.dtype.kind == "c":
+        raise BadInput("complex values are not supported", field=name)
+    if a.dtype.kind not in "biuf":
+        raise BadInput(f"must be numeric, has dtype {a.dtype}", field=name)
+    try:
+        np.broadcast_to(a, rec.shape)
+    except ValueError:
+        raise BadInput(f"has shape {a.shape}, the neuron has shape {tuple(rec.shape)}",
+                       field=name) from None
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise BadInput("contains NaN or infinite values", field=name)
+    if integer and a.dtype.kind == "f" and not np.all(a == np.rint(a)):
+        raise BadInput("must hold integers", field=name)
+    if dtype is not None and a.dtype != dtype:
+        raise BadInput(f"must be {np.dtype(dtype).name}, is {a.dtype}", field=name)
+
+
+def _in_range(rec, name: str, lo, hi) -> None:
+    value = getattr(rec, name)
+    if value is None:
+        return
+    a = np.asarray(value)
+    if a.size and (a.min() < lo or a.max() > hi):
+        raise BadInput(f"must lie in [{lo}, {hi}], found [{a.min()}, {a.max()}]", field=name)
+
+
+def _choice(value, options, name: str) -> None:
+    if value not in options:
+        raise BadInput(f"must be one of {', '.join(map(repr, options))}, is {value!r}",
+                       field=name)
+
+
+def _count(value, name: str, *, minimum: int = 1) -> None:
+    """A spike/event count limit: a whole number >= minimum, or UNLIMITED."""
+    if is_unlimited(value) and value is not None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise BadInput(f"must be a whole number >= {minimum} or unlimited (inf), is {value!r}",
+                       field=name)
+
+
+def _shape(rec) -> None:
+    shape = rec.shape
+    if not isinstance(shape, tuple) or not all(isinstance(s, (int, np.integer)) and s >= 0
+                                               for s in shape):
+        raise BadInput(f"must be a tuple of sizes, is {shape!r}", field="shape")
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +114,8 @@ class NeuronFloat:
         (reset_after_decay False: the pending reset subtracts v_threshold * n_{t-1})
 
     ``v_min`` (Sinabs' ``min_v_mem``): when not None, after the spike and reset of step t,
-    ``v_t = max(v_t, v_min)``. Default None: no lower bound.
+    ``v_t = max(v_t, v_min)``. Default None: no lower bound. ``max_spikes`` is a whole number or
+    ``UNLIMITED`` (no cap). ``v_threshold`` must be positive.
     """
 
     shape: tuple[int, ...]
@@ -65,8 +132,22 @@ class NeuronFloat:
     current_delay: bool = False  # v uses the previous step's current (norse's LIFCell)
     reset_after_decay: bool = True  # False: snnTorch's delayed, undecayed reset
     model: str = "LIF"  # the NIR type it came from, for messages and reports
-    max_spikes: Optional[int] = 1  # >1 or None: multi-spike count output (Sinabs, Rockpool)
+    max_spikes: Count = 1  # >1 or UNLIMITED: multi-spike count output (Sinabs, Rockpool)
     v_min: Optional[np.ndarray] = None  # lower bound of v after the reset (Sinabs' min_v_mem)
+
+    def __post_init__(self):
+        _shape(self)
+        for name in ("alpha_mem", "beta_mem", "bias", "v_reset", "v_init"):
+            _shaped(self, name)
+        for name in ("v_threshold", "alpha_syn", "beta_syn", "v_min"):
+            _shaped(self, name, required=False)
+        if (self.alpha_syn is None) != (self.beta_syn is None):
+            raise BadInput("alpha_syn and beta_syn come together", field="alpha_syn")
+        if self.v_threshold is not None and np.any(np.asarray(self.v_threshold) <= 0):
+            raise BadInput("threshold must be positive", field="v_threshold")
+        _choice(self.reset, RESETS, "reset")
+        _choice(self.compare, COMPARES, "compare")
+        _count(self.max_spikes, "max_spikes")
 
     @property
     def spiking(self) -> bool:
@@ -98,7 +179,7 @@ class SpeckIAF:
 
         v = clip(v + a_t + bias, v_min, v_max)
         reset "subtract": n = v // threshold if v >= threshold else 0   (multi-spike, as Sinabs'
-                          MultiSpike; capped at max_spikes when that is not None); v -= n*threshold
+                          MultiSpike; capped at max_spikes unless UNLIMITED); v -= n*threshold
         reset "zero":     n = 1 if v >= threshold else 0; v = 0 where n
         output n (integer spike count)
 
@@ -112,7 +193,23 @@ class SpeckIAF:
     v_min: int = -32768
     v_max: int = 32767
     reset: Reset = "subtract"
-    max_spikes: Optional[int] = None
+    max_spikes: Count = UNLIMITED
+
+    spiking = True
+
+    def __post_init__(self):
+        _shape(self)
+        for name in ("threshold", "bias", "v_init"):
+            _shaped(self, name, integer=True)
+        if np.any(np.asarray(self.threshold) <= 0):
+            raise BadInput("must be positive", field="threshold")
+        if not self.v_min < 0 < self.v_max:
+            raise BadInput(f"state range [{self.v_min}, {self.v_max}] must contain 0",
+                           field="state_bits")
+        _in_range(self, "bias", self.v_min, self.v_max)
+        _in_range(self, "v_init", self.v_min, self.v_max)
+        _choice(self.reset, RESETS, "reset")
+        _count(self.max_spikes, "max_spikes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,8 +226,9 @@ class BitShiftLIF:
               accumulate "ordered": for each event: isyn = satB(isyn + w_eff)    (Xylo)
               accumulate "sum":     isyn = satB(isyn + Σ w_eff·s)                 (generic)
            without synaptic state (dash_syn None) the same accumulation goes into a fresh isyn = 0.
-           Xylo: an input channel's event count above 15 in one step is delivered as 15 events
-           (xylosim MAX_NUM_INP_SPIKES); neuron spike counts are already <= max_spikes <= 31.
+           An input channel's event count above ``input_event_cap`` in one step is delivered as
+           ``input_event_cap`` events (Xylo: 15, xylosim MAX_NUM_INP_SPIKES; generic: UNLIMITED);
+           neuron spike counts are already <= max_spikes (Xylo: 31).
         2. if dash_syn is not None: isyn = isyn - decay(isyn, dash_syn)     (decays this step's input too)
         3. dv = satB(-decay(v, dash_mem) + isyn)       (-decay term is 0 when dash_mem is None)
            dv = satB(dv + bias)
@@ -159,9 +257,37 @@ class BitShiftLIF:
     dash_mem: Optional[np.ndarray]  # int64 0..15 or None
     dash_syn: Optional[np.ndarray]  # int64 0..15 or None
     state_bits: int = 16
-    max_spikes: int = 1
+    max_spikes: Count = 1
     accumulate: Literal["ordered", "sum"] = "sum"
     reset: Reset = "subtract"
+    input_event_cap: Count = UNLIMITED  # events per input channel per step (Xylo: 15)
+
+    DASH_MAX = 15  # 4-bit bit-shift decays (the widest the equations allow)
+
+    @property
+    def spiking(self) -> bool:
+        return self.threshold is not None
+
+    def __post_init__(self):
+        _shape(self)
+        if isinstance(self.state_bits, bool) or not isinstance(self.state_bits, (int, np.integer)) \
+                or not 2 <= self.state_bits <= 62:
+            raise BadInput(f"must be an integer in 2..62, is {self.state_bits!r}",
+                           field="state_bits")
+        hi = (1 << (self.state_bits - 1)) - 1
+        for name in ("bias", "v_init"):
+            _shaped(self, name, integer=True)
+            _in_range(self, name, -hi - 1, hi)
+        _shaped(self, "threshold", integer=True, required=False)
+        if self.threshold is not None:
+            _in_range(self, "threshold", 1, hi)
+        for name in ("dash_mem", "dash_syn"):
+            _shaped(self, name, integer=True, required=False)
+            _in_range(self, name, 0, self.DASH_MAX)
+        _choice(self.accumulate, ("ordered", "sum"), "accumulate")
+        _choice(self.reset, RESETS, "reset")
+        _count(self.max_spikes, "max_spikes")
+        _count(self.input_event_cap, "input_event_cap")
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,6 +319,28 @@ class LoihiCubaLIF:
     bias_mant: np.ndarray
     bias_exp: np.ndarray
 
+    ONE = 4096  # decays are 12-bit fractions of 4096
+    A_IN_SHIFT = 6  # u += a_in << 6; the threshold is compared as vth << 6
+    VTH_BITS = 17  # vth is unsigned 17-bit
+    STATE_MAX = (1 << 23) - 1  # v saturates to +-(2**23 - 1); u wraps at 24 bits
+
+    reset = "zero"
+    compare = ">"
+
+    @property
+    def spiking(self) -> bool:
+        return self.vth is not None
+
+    def __post_init__(self):
+        _shape(self)
+        for name in ("du", "dv", "bias_mant", "bias_exp"):
+            _shaped(self, name, integer=True)
+        _in_range(self, "du", 0, self.ONE - 1)
+        _in_range(self, "dv", 0, self.ONE - 1)
+        _shaped(self, "vth", integer=True, required=False)
+        _in_range(self, "vth", 0, (1 << self.VTH_BITS) - 1)
+        _in_range(self, "bias_exp", -16, 16)
+
 
 @dataclass(frozen=True, eq=False)
 class Float32LIF:
@@ -216,6 +364,20 @@ class Float32LIF:
     v_reset: np.ndarray  # float32
     weight_scale: float = 1.0
     reset: Reset = "subtract"
+
+    spiking = True
+    compare = ">="
+
+    def __post_init__(self):
+        _shape(self)
+        for name in ("alpha", "threshold", "i_offset", "v_reset"):
+            _shaped(self, name)
+        if np.any(np.asarray(self.threshold) <= 0):
+            raise BadInput("must be positive", field="threshold")
+        if not (np.isfinite(self.weight_scale) and self.weight_scale > 0):
+            raise BadInput(f"must be positive and finite, is {self.weight_scale!r}",
+                           field="weight_scale")
+        _choice(self.reset, RESETS, "reset")
 
 
 INTEGER_FAMILIES = {

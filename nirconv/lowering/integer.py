@@ -20,6 +20,7 @@ import dataclasses
 import nir
 import numpy as np
 
+from ..equations.limits import UNLIMITED, as_limit
 from ..equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
 from ..equations.program import AffineOp, ConvOp, Edge, NeuronOp
 from ..errors import BadInput, Unsupported
@@ -62,6 +63,18 @@ def _scalar(node, ctx, key, default=None):
     return int(np.asarray(value).ravel()[0])
 
 
+def _limit(node, ctx, key, default):
+    """A count limit (``max_spikes``): a whole number, or ``inf`` / nirconv 0.1's -1 for none."""
+    value = (node.metadata or {}).get(key)
+    if value is None:
+        return default
+    try:
+        return as_limit(np.asarray(value).ravel()[0].item())
+    except (ValueError, IndexError):
+        raise BadInput(f"must be a whole number or inf, is {value!r}", file=ctx.source,
+                       node=ctx.name, field=f"metadata.{key}") from None
+
+
 def _spiking(node):
     return isinstance(node, SPIKING)
 
@@ -71,12 +84,12 @@ def _speck(node, ctx, shape, meta):
         raise Unsupported("Speck neurons spike (no membrane readout)", file=ctx.source,
                           node=ctx.name, field="type")
     bits = int(meta.get("state_bits", 16))
-    max_spikes = _scalar(node, ctx, "max_spikes", -1)
+    max_spikes = _limit(node, ctx, "max_spikes", UNLIMITED)
     return SpeckIAF(shape=shape, threshold=_meta(node, ctx, "threshold_int", shape),
                     bias=_meta(node, ctx, "bias_int", shape),
                     v_init=_meta(node, ctx, "v_init_int", shape),
                     v_min=-(1 << (bits - 1)), v_max=(1 << (bits - 1)) - 1, reset=_reset(node, ctx),
-                    max_spikes=None if max_spikes < 0 else max_spikes)
+                    max_spikes=max_spikes)
 
 
 def _dash(node, ctx, key, shape):
@@ -90,13 +103,13 @@ def _dash(node, ctx, key, shape):
 def _bitshift(family):
     def build(node, ctx, shape, meta):
         spiking = _spiking(node)
-        max_spikes = _scalar(node, ctx, "max_spikes", 1)
+        max_spikes = _limit(node, ctx, "max_spikes", 1)
         return BitShiftLIF(
             shape=shape, threshold=_meta(node, ctx, "threshold_int", shape) if spiking else None,
             bias=_meta(node, ctx, "bias_int", shape), v_init=_meta(node, ctx, "v_init_int", shape),
             dash_mem=_dash(node, ctx, "dash_mem", shape), dash_syn=_dash(node, ctx, "dash_syn", shape),
             state_bits=_scalar(node, ctx, "state_bits", int(meta.get("state_bits", 16))),
-            max_spikes=max_spikes if max_spikes > 0 else 1 << 30,
+            max_spikes=max_spikes,
             accumulate="ordered" if family == "xylo" else "sum",
             reset=_reset(node, ctx) if spiking else "subtract")
     return build

@@ -76,7 +76,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("threshold_int", "node", "int or array", "integer state units", "Speck/Xylo/generic: integer threshold (v >= threshold_int)"),
     Key("bias_int", "node", "int or array", "integer state units", "Speck/Xylo/generic: integer bias added to v per step"),
     Key("v_init_int", "node", "int or array", "integer state units", "Speck/Xylo/generic: integer initial membrane"),
-    Key("max_spikes", "node", "int", "spikes per step", "spikes a neuron emits per step (-1: unlimited)"),
+    Key("max_spikes", "node", "int", "spikes per step", "spikes a neuron emits per step (inf: unlimited; -1 in files of nirconv 0.1)"),
     Key("dash_mem", "node", "int or array", "bit shift", "Xylo/generic: membrane decay v -= v >> dash_mem (absent: no leak)"),
     Key("dash_syn", "node", "int or array", "bit shift", "Xylo/generic: synaptic decay (absent: no synaptic current)"),
     Key("du", "node", "int or array", "1/4096", "Loihi 2: current decay (u *= (4096 - (du + 1)) / 4096)"),

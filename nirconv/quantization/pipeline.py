@@ -18,10 +18,12 @@ import nir
 import numpy as np
 
 from ..errors import BadInput, Unsupported
+from .._version import __version__
+from ..equations.limits import UNLIMITED
 from ..targets import INF, Target
 from . import families as F
 from .graph import (SPIKING_TYPES, flat_graph, fold_scales, kind, replace_node, topology)
-from .passes import Pass, run_passes
+from ..passes import Pass, run_passes
 
 FLOAT_KEYS = ("float_alpha_mem", "float_beta_mem", "float_v_bias", "float_alpha_syn",
               "float_beta_syn", "float_v_init", "float_v_reset")
@@ -506,7 +508,7 @@ def _quantize_neuron(graph, topo, neuron, is_output, env):
             _warn(graph, neuron, "v_init_dropped", "Xylo neurons start at 0 (v_init dropped)")
             v0 = np.zeros_like(v0)
         meta["v_init_int"] = F.uniform(v0)
-        meta["max_spikes"] = -1 if max_sp == INF else int(max_sp)
+        meta["max_spikes"] = float(UNLIMITED) if max_sp == INF else int(max_sp)
         meta["state_bits"] = int(t["state.bits"])
     elif fam == "loihi2":
         if spiking:
@@ -538,8 +540,6 @@ def _quantize_neuron(graph, topo, neuron, is_output, env):
 
 
 def p_stamp(graph, env):
-    from .. import __version__
-
     t = env.target
     graph.metadata = dict(graph.metadata, target=t.name, arithmetic=t.family,
                           weight_bits=int(t["weights.bits"]), state_bits=int(t["state.bits"]),
@@ -579,7 +579,7 @@ def passes(env: QuantEnv) -> list[Pass]:
 
 def quantize(graph: nir.NIRGraph, env: QuantEnv) -> nir.NIRGraph:
     """The deployable integer graph for ``env.target`` (the input graph is not mutated)."""
-    return run_passes(graph, passes(env), env.source)
+    return run_passes(graph, passes(env), pipeline="quantization", source=env.source)
 
 
 QUANT_KEYS = ("gain", "state_unit", "unit_rows", "shift", "weight_scale", "weight_bits",

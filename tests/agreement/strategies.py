@@ -12,6 +12,7 @@ printed seed.
 """
 from __future__ import annotations
 
+from nirconv.equations.limits import UNLIMITED
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,7 @@ def float_neuron(rng, shape, spiking=None) -> NeuronFloat:
         alpha_syn=f(0.3, 0.9) if synapse else None, beta_syn=f(0.5, 1.0) if synapse else None,
         reset=rng.choice(["subtract", "zero"]), compare=rng.choice([">=", ">"]),
         current_delay=_maybe(rng), reset_after_decay=_maybe(rng, 0.7), model="LIF",
-        max_spikes=1 if _maybe(rng, 0.6) else (None if _maybe(rng) else int(rng.integers(2, 6))),
+        max_spikes=1 if _maybe(rng, 0.6) else (UNLIMITED if _maybe(rng) else int(rng.integers(2, 6))),
         v_min=f(-1.0, -0.1) if _maybe(rng, 0.3) else None)
 
 
@@ -66,7 +67,7 @@ def speck_neuron(rng, shape, readout=False) -> SpeckIAF:
                     bias=rng.integers(-3, 4, shape), v_init=rng.integers(-5, 10, shape),
                     v_min=-60 if narrow else -32768, v_max=90 if narrow else 32767,
                     reset=rng.choice(["subtract", "zero"]),
-                    max_spikes=None if _maybe(rng) else int(rng.integers(1, 5)))
+                    max_spikes=UNLIMITED if _maybe(rng) else int(rng.integers(1, 5)))
 
 
 def bitshift_neuron(rng, shape, ordered: bool, readout=False) -> BitShiftLIF:

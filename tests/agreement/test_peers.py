@@ -21,6 +21,7 @@
 """
 from __future__ import annotations
 
+from nirconv.equations.limits import is_unlimited
 from pathlib import Path
 
 import nir
@@ -95,7 +96,7 @@ class DenseNeuron:
             n = fire.astype(np.float64)
         else:
             n = np.where(fire, np.maximum(1.0, np.floor(v / rec.v_threshold)), 0.0)
-            if rec.max_spikes is not None:
+            if not is_unlimited(rec.max_spikes):
                 n = np.minimum(n, rec.max_spikes)
         if rec.reset_after_decay:
             v = (v - rec.v_threshold * n if rec.reset == "subtract"

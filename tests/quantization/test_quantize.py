@@ -10,7 +10,7 @@ import nirconv
 from nirconv.errors import BadInput, DoesNotFit
 from nirconv.lowering import lower
 from nirconv.quantization import export_with_report, quantize, to_float_graph
-from nirconv.quantization.passes import Pass, PassFailed, run_passes
+from nirconv.passes import Pass, PassFailed, run_passes
 from nirconv.targets.paper import braille_rnn, nmnist_cnn
 
 

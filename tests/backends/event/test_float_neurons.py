@@ -1,6 +1,7 @@
 """Golden trajectories (computed by hand) of `NeuronFloat`, one per record switch."""
 from __future__ import annotations
 
+from nirconv.equations.limits import UNLIMITED
 import numpy as np
 import pytest
 
@@ -11,7 +12,8 @@ def rec(**kw):
     base = dict(shape=(1,), alpha_mem=np.array([1.0]), beta_mem=np.array([1.0]),
                 bias=np.array([0.0]), v_threshold=np.array([1.0]), v_reset=np.array([0.0]),
                 v_init=np.array([0.0]), reset="subtract", compare=">=")
-    base.update({k: (np.array([v]) if isinstance(v, float) else v) for k, v in kw.items()})
+    base.update({k: (np.array([v]) if isinstance(v, float) and k != "max_spikes" else v)
+                 for k, v in kw.items()})
     return NeuronFloat(**base)
 
 
@@ -80,7 +82,7 @@ def test_snntorch_zero_reset_replaces_previous_membrane(trajectory):
 
 
 
-@pytest.mark.parametrize("max_spikes,xs,expected", [(None, [0.5, 3.25, 0.5, 0.0], [0, 3, 1, 0]),
+@pytest.mark.parametrize("max_spikes,xs,expected", [(UNLIMITED, [0.5, 3.25, 0.5, 0.0], [0, 3, 1, 0]),
                                                      (2, [0.5, 3.25, 0.0, 0.0], [0, 2, 1, 0])])
 def test_multi_spike_counts(trajectory, max_spikes, xs, expected):
     # θ 1, subtract, no leak. uncapped: v 0.5; 3.75 -> 3 spikes, 0.75; 1.25 -> 1, 0.25; 0.25
@@ -90,12 +92,12 @@ def test_multi_spike_counts(trajectory, max_spikes, xs, expected):
 
 def test_multi_spike_is_at_least_one_when_threshold_is_crossed(trajectory):
     # compare ">=" at v = 1.5 with θ = 1: floor 1 -> 1 spike; θ = 2 and v = 2.0: 1 spike
-    assert trajectory(rec(max_spikes=None), [1.5]) == [1]
+    assert trajectory(rec(max_spikes=UNLIMITED), [1.5]) == [1]
     assert trajectory(rec(max_spikes=4, v_threshold=2.0), [2.0, 7.0]) == [1, 3]
 
 
 def test_multi_spike_zero_reset(trajectory):
-    r = rec(max_spikes=None, reset="zero", v_reset=-0.25)
+    r = rec(max_spikes=UNLIMITED, reset="zero", v_reset=-0.25)
     # v 3.5 -> 3 spikes, v = -0.25; then -0.25 + 1.5 = 1.25 -> 1 spike
     assert trajectory(r, [3.5, 1.5]) == [3, 1]
 
@@ -103,7 +105,7 @@ def test_multi_spike_zero_reset(trajectory):
 def test_multi_spike_with_snntorch_order(trajectory):
     # delayed undecayed reset subtracts θ·n_{t-1}: v1 = 2.5 (2 spikes, kept);
     # v2 = 0.5*2.5 + 1 - 2 = 0.25 (0); v3 = 0.125 + 1 = 1.125 (1)
-    r = rec(alpha_mem=0.5, max_spikes=None, reset_after_decay=False)
+    r = rec(alpha_mem=0.5, max_spikes=UNLIMITED, reset_after_decay=False)
     assert trajectory(r, [2.5, 1.0, 1.0]) == [2, 0, 1]
 
 

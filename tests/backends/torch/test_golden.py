@@ -1,6 +1,7 @@
 """Hand-computed trajectories of every neuron record (the working is in each comment)."""
 from __future__ import annotations
 
+from nirconv.equations.limits import UNLIMITED
 import numpy as np
 import pytest
 import torch
@@ -154,7 +155,7 @@ def float_lif(**kw):
     # v: 0.6 | 0.9 | 1.05 -> spike, 0.05 | 0.025 + 2.5 = 2.525 -> spike, 1.525
     (dict(), [0, 0, 1, 1]),
     # multi-spike: 2.525 -> floor = 2 spikes
-    (dict(max_spikes=None), [0, 0, 1, 2]),
+    (dict(max_spikes=UNLIMITED), [0, 0, 1, 2]),
     # snnTorch: 1.05 fires, reset next step: 0.525 + 2.5 - 1 = 2.025 -> fires
     (dict(reset_after_decay=False), [0, 0, 1, 1]),
     # reset to v_reset = 0: 1.05 -> 0 | 2.5
