@@ -13,6 +13,11 @@ negative shifts, applied to the sum).
 
 Shapes exclude the batch and time axes. Simulators take input ``(T, B, *program.input_shape)`` and
 return ``(T, B, *output_shape)`` per output op.
+
+Besides the arithmetic, ops and the Program carry typed records (``equations/records.py``): an op's
+`OpInfo` (NIR type, torch module, activation scale), an integer weight op's `WeightScales`, an
+integer neuron's `NeuronScales`; the Program's `InputEncoding` and, once quantized for a target,
+its `Deployment`. Simulators read only the arithmetic and the encoding.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 
 from .neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat, SpeckIAF
+from .records import Deployment, InputEncoding, NeuronScales, OpInfo, WeightScales
 
 Shape = tuple[int, ...]
 
@@ -38,6 +44,7 @@ class Op:
     inputs: tuple[Edge, ...]
     in_shape: Shape
     out_shape: Shape
+    info: OpInfo = field(default_factory=OpInfo)
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +64,7 @@ class AffineOp(Op):
     weight: np.ndarray = None
     bias: Optional[np.ndarray] = None
     shift: int = 0
+    scales: Optional[WeightScales] = None  # integer programs: relation to the float weights
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +78,7 @@ class ConvOp(Op):
     dilation: tuple[int, ...] = (1,)
     groups: int = 1
     shift: int = 0
+    scales: Optional[WeightScales] = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,13 +122,18 @@ NeuronRecord = Union[NeuronFloat, SpeckIAF, BitShiftLIF, LoihiCubaLIF, Float32LI
 @dataclass(frozen=True, eq=False)
 class NeuronOp(Op):
     neuron: NeuronRecord = None
+    scales: Optional[NeuronScales] = None  # integer programs: relation to the float neuron
 
 
 @dataclass(frozen=True, eq=False)
 class Program:
     """What a simulator runs. ``mode`` is "float" or "int"; ``family`` names the integer equations
     (a key of `INTEGER_FAMILIES`) or None in float mode. ``source`` is where it came from (a path
-    or "<memory>") for messages; ``metadata`` the graph's normalized metadata."""
+    or "<memory>") for messages. ``encoding``: how a static input is presented; ``deployment``:
+    the target it was quantized for (None for a float program); ``timesteps``: the step count
+    the conversion calibrated for (None: unknown). ``provenance``: graph metadata nirconv does not
+    interpret (source model, normalization, ...), written back unchanged. ``metadata``: the graph's
+    normalized metadata as read (being replaced by the typed fields; no new code reads it)."""
 
     ops: tuple[Op, ...]
     inputs: tuple[str, ...]
@@ -129,6 +143,10 @@ class Program:
     dt: Optional[float] = None
     source: str = "<memory>"
     metadata: dict = field(default_factory=dict)
+    encoding: InputEncoding = field(default_factory=InputEncoding)
+    deployment: Optional[Deployment] = None
+    timesteps: Optional[int] = None
+    provenance: dict = field(default_factory=dict)
 
     def op(self, name: str) -> Op:
         for o in self.ops:

@@ -18,9 +18,14 @@ from .. import dialects
 from ..equations.program import Edge, InputOp, NeuronOp, Program
 from ..errors import BadInput, Unsupported
 from .ops import BUILDERS, Ctx, neuron_shape
+from .records import calibrated_timesteps, deployment, input_encoding, op_info
 from .structure import flatten, order
 
 NEURON_TYPES = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
+# graph metadata nirconv keeps but does not interpret (what was converted, and how)
+PROVENANCE_KEYS = ("nirconv_version", "source_model", "normalization", "granularity", "percentile",
+                   "calibration_timesteps", "calibration_choice", "scale_factor", "readout",
+                   "dialect")
 
 
 def graph_dt(metadata: dict, dt: Optional[float]) -> Optional[float]:
@@ -99,14 +104,18 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
         if builder is None:
             raise Unsupported(f"node type {type(node).__name__} is not supported", file=source,
                               node=name, field="type")
-        ctx = Ctx(name, in_shape, inputs, source, step, resolve)
+        ctx = Ctx(name, in_shape, inputs, source, step, resolve, op_info(node, deployed=quantized))
         ops[name] = builder(node, ctx)
     if mode == "float":  # a recurrent bias acts from step 0 (see structure.delay_after_state)
         topo, ops = _move_delays(flat, topo, back, ops)
     # Outputs of inner subgraphs are pass-throughs; keep only the top-level ones as outputs.
     program_ops = tuple(ops[n] for n in topo)
     program = Program(ops=program_ops, inputs=tuple(flat.inputs), outputs=tuple(flat.outputs),
-                      mode=mode, family=family, dt=step, source=source, metadata=meta)
+                      mode=mode, family=family, dt=step, source=source, metadata=meta,
+                      encoding=input_encoding(meta, source, deployed=mode == "int"),
+                      deployment=deployment(meta, source) if mode == "int" else None,
+                      timesteps=calibrated_timesteps(meta, source),
+                      provenance={k: v for k, v in meta.items() if k in PROVENANCE_KEYS})
     if mode == "int":
         from .integer import finish_integer_program
         program = finish_integer_program(program)

@@ -111,8 +111,22 @@ def _bitshift(family):
             state_bits=_scalar(node, ctx, "state_bits", int(meta.get("state_bits", 16))),
             max_spikes=max_spikes,
             accumulate="ordered" if family == "xylo" else "sum",
-            reset=_reset(node, ctx) if spiking else "subtract")
+            reset=_reset(node, ctx) if spiking else "subtract",
+            input_event_cap=_input_event_cap(family, meta, ctx))
     return build
+
+
+def _input_event_cap(family, meta, ctx):
+    """Xylo delivers at most ``max_events`` events per input channel per step (the target's
+    io.max_input_events, 15 for XyloAudio 2: xylosim MAX_NUM_INP_SPIKES); generic: no cap."""
+    if family != "xylo":
+        return UNLIMITED
+    value = meta.get("max_events", 15)
+    try:
+        return as_limit(np.asarray(value).ravel()[0].item())
+    except (ValueError, IndexError):
+        raise BadInput(f"must be a whole number, is {value!r}", file=ctx.source,
+                       field="metadata.max_events") from None
 
 
 def _loihi(node, ctx, shape, meta):

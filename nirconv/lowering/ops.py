@@ -17,8 +17,9 @@ from ..errors import BadInput, Unsupported
 class Ctx:
     """What a builder needs besides the node: its name, in_shape, the file and the options."""
 
-    def __init__(self, name, in_shape, inputs, source, dt, resolve_neuron):
+    def __init__(self, name, in_shape, inputs, source, dt, resolve_neuron, info=None):
         self.name = name
+        self.info = info  # the node's OpInfo (lowering/records.py)
         self.in_shape = in_shape
         self.inputs = inputs
         self.source = source
@@ -58,8 +59,11 @@ def _tuple(value, n, ctx, field):
 
 
 def _base(ctx, out_shape):
-    return dict(name=ctx.name, inputs=ctx.inputs, in_shape=tuple(ctx.in_shape),
+    base = dict(name=ctx.name, inputs=ctx.inputs, in_shape=tuple(ctx.in_shape),
                 out_shape=tuple(int(s) for s in out_shape))
+    if ctx.info is not None:
+        base["info"] = ctx.info
+    return base
 
 
 def _require_shape(ctx, expected, field="input_type"):
