@@ -22,10 +22,10 @@ from .records import calibrated_timesteps, deployment, input_encoding, op_info
 from .structure import flatten, order
 
 NEURON_TYPES = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
-# graph metadata nirconv keeps but does not interpret (what was converted, and how)
+# graph metadata nirconv keeps but does not interpret (what was converted, and how). Not the
+# dialect: whatever nirconv writes is in its own dialect (nirconv/writing).
 PROVENANCE_KEYS = ("nirconv_version", "source_model", "normalization", "granularity", "percentile",
-                   "calibration_timesteps", "calibration_choice", "scale_factor", "readout",
-                   "dialect")
+                   "calibration_timesteps", "calibration_choice", "scale_factor", "readout")
 
 
 def graph_dt(metadata: dict, dt: Optional[float]) -> Optional[float]:
