@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import dialects
 from ..equations.program import Edge, InputOp, NeuronOp, Program
-from ..errors import BadInput, Unsupported
+from ..errors import BadInput, NirconvError, Unsupported
+from .float_view import DEPLOYED, weights_view
 from .ops import BUILDERS, Ctx, neuron_shape
 from .records import calibrated_timesteps, deployment, input_encoding, op_info
 from .structure import flatten, order
@@ -61,8 +62,15 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
                        "'arithmetic' is missing); export it with `nirconv export --target`",
                        file=source, field="metadata.arithmetic")
     family = str(meta["arithmetic"]) if mode == "int" else None
-    dialect_name = dialects.detect(meta, graph) if dialect == "auto" else dialect
-    dia = dialects.get(dialect_name)
+    if quantized and mode == "float":  # the float SNN a deployed graph was made from
+        try:
+            graph = weights_view(graph)
+        except NirconvError as e:
+            raise e.at(file=source) from None
+        dia = DEPLOYED
+    else:
+        dialect_name = dialects.detect(meta, graph) if dialect == "auto" else dialect
+        dia = dialects.get(dialect_name)
     step = graph_dt(meta, dt)
     # A dialect's fixed dt applies when the user named the dialect, or when ``auto`` recognised
     # a writer whose files fix it (norse's from_nir dt=1 ms is only a default: not from a guess).

@@ -14,6 +14,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 
+from .._version import __version__
 from ..equations.program import AffineOp, ConvOp, NeuronOp, Program
 from ..equations.roles import op_role
 from ..errors import InternalError, Unsupported
@@ -46,7 +47,7 @@ def _float(program: Program) -> nir.NIRGraph:
                               else structure_node(op, program))
         except Unsupported as e:
             raise e.at(file=program.source, node=op.name) from None
-    meta = dict(program.provenance)
+    meta = dict(program.provenance, nirconv_version=__version__)  # ours: nirconv's dialect
     if program.dt is not None:
         meta["dt"] = float(program.dt)
     if program.timesteps is not None:

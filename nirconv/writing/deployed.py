@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._version import __version__
 from ..equations.limits import UNLIMITED
 from ..equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
 from ..equations.program import AffineOp, ConvOp, NeuronOp, Op, Program
@@ -118,7 +119,7 @@ def weight_metadata(op: Op, fop: Op) -> dict:
 def graph_metadata(program: Program) -> dict:
     d = program.deployment
     enc = program.encoding
-    meta = dict(program.provenance)
+    meta = dict(program.provenance, nirconv_version=__version__)
     meta.update(target=d.target, arithmetic=d.family, weight_bits=int(d.weight_bits),
                 state_bits=int(d.state_bits), warnings=[str(w) for w in d.warnings],
                 input_encoding=enc.kind, input_scale=float(enc.scale))

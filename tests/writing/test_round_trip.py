@@ -79,3 +79,13 @@ def test_random_float_programs_survive_write_and_read(case):
     # (a written graph's delays follow from its cycles): the arithmetic must survive.
     same(program, lower(to_nir(program), mode="float", dialect="nirconv"), "float", exact=False,
          skip=SKIP + ("info", "model", "delay"))
+
+
+@pytest.mark.parametrize("make,target", PAPER)
+def test_float_view_of_a_deployed_graph_is_the_float_program(make, target):
+    graph = make()
+    dep = quantize(graph, target)
+    float_program = lower(dep, mode="float")  # read from the float record, no dialect
+    same(float_program, lower(to_float_graph(dep), mode="float"), f"float view {target}")
+    written = to_nir(lower(dep, mode="int"), float_program)
+    same(float_program, lower(written, mode="float"), f"float view of the rewrite {target}")
