@@ -29,12 +29,13 @@ NAME = "deployed"  # the pseudo-dialect lowering uses for the float view
 
 def weights_view(graph: nir.NIRGraph) -> nir.NIRGraph:
     """A shallow copy of the deployed graph whose weight nodes hold their float weights and
-    biases (``float_weight``, ``float_bias``; no bias key: zeros)."""
+    biases (``float_weight``, ``float_bias``; no bias key: zeros) and no integer ``shift``."""
     nodes = {}
     for name, node in graph.nodes.items():
         meta = node.metadata or {}
         if role(type(node).__name__) == "weight" and "float_weight" in meta:
             new = copy.copy(node)
+            new.metadata = {k: v for k, v in meta.items() if k != "shift"}  # a float weight
             shape = np.shape(node.weight)
             try:
                 new.weight = np.asarray(meta["float_weight"], dtype=np.float64).reshape(shape)
