@@ -15,8 +15,10 @@ from .common import load_npy
 @click.command(name="audit")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("deployed", type=click.Path(dir_okay=False))
-@click.option("--arch", default=None, metavar="module:callable",
-              help="Builds the network when MODEL is a state_dict file.")
+@click.option("--arch", default=None, metavar="MODULE:CALLABLE",
+              help="Builds the network a state_dict MODEL is loaded into (not needed for "
+              ".pt2). nirconv imports and runs this code of yours: use only code you "
+              "trust.")
 @click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
               help="Static inputs (B, *shape) .npy.")
 @click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False),

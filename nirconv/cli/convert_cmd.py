@@ -12,7 +12,9 @@ from .common import echo_json, load_npy
 @click.command(name="convert")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--arch", default=None, metavar="MODULE:CALLABLE",
-              help="Builds the module a state_dict MODEL is loaded into (not needed for .pt2).")
+              help="Builds the network a state_dict MODEL is loaded into (not needed for "
+              ".pt2). nirconv imports and runs this code of yours: use only code you "
+              "trust.")
 @click.option("--calibration", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration inputs, a (B, ...) .npy array.")
 @click.option("--normalize", "normalize", default=None,

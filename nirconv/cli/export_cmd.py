@@ -56,7 +56,10 @@ def _write(dep, out, fmt, nir_version, target):
 @click.command(name="export")
 @click.argument("model_or_nir", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", required=True, help="Built-in target name or a target .toml file.")
-@click.option("--arch", default=None, help="module:callable building the model (state_dict files).")
+@click.option("--arch", default=None, metavar="MODULE:CALLABLE",
+              help="Builds the network a state_dict MODEL is loaded into (not needed for "
+              ".pt2). nirconv imports and runs this code of yours: use only code you "
+              "trust.")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Calibration inputs (.npy); required for a model, sets the input range.")
 @click.option("--normalize", default=None, help="Conversion normalization (see convert).")
