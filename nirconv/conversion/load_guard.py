@@ -95,7 +95,9 @@ def _install() -> None:
         if _users > 1:
             return
         for owner, name, make in _patches():
-            original = getattr(owner, name)
+            original = getattr(owner, name, None)
+            if original is None:
+                continue  # another torch version: that way of running code does not exist there
             _saved.append((owner, name, original))
             setattr(owner, name, make(original))
 
@@ -112,8 +114,11 @@ def _uninstall() -> None:
 
 
 def _patches():
-    import torch.export.pt2_archive._package as package
     import torch.serialization
+    try:
+        import torch.export.pt2_archive._package as package
+    except ImportError:
+        package = None
 
     return [
         (torch, "load", _weights_only_load),

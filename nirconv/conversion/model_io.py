@@ -56,7 +56,7 @@ def check_finite(model, path) -> None:
 
 
 def load_exported(path: Path):
-    """The ``ExportedProgram`` of a ``.pt2``, read so that nothing in the file is unpickled or run."""
+    """The ``ExportedProgram`` of a ``.pt2``, read so that nothing in it is unpickled or run."""
     archive = pt2_archive.checked_archive(path)
     logged: list[BaseException] = []
     try:

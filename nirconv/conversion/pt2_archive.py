@@ -106,7 +106,8 @@ def checked_archive(path: Path) -> io.BytesIO:
                        file=path, field="model") from None
     with zf:
         archive = _open(path, zf)
-        _check_small_entries(archive)
+        _refuse_code_entries(archive)
+        _check_format(archive)
         weights = _checked_payload_config(archive, WEIGHTS_CONFIG, WEIGHTS_DIR, "weight_")
         constants = _checked_payload_config(archive, CONSTANTS_CONFIG, CONSTANTS_DIR, "tensor_")
         program = archive.json(PROGRAM)
@@ -153,11 +154,15 @@ def _check_entry_name(path: Path, filename: str) -> None:
                        field=f"archive entry {filename!r}")
 
 
-def _check_small_entries(archive: _Archive) -> None:
+def _refuse_code_entries(archive: _Archive) -> None:
     for name, reason in _DANGEROUS:
         for entry in archive.entries:
             if entry.startswith(name):
                 raise BadInput(f"refused: {reason}", file=archive.path, field=archive.where(entry))
+
+
+def _check_format(archive: _Archive) -> None:
+    """``archive_format`` is ``pt2`` and ``archive_version`` the one this torch reads."""
     if "archive_format" not in archive.entries:
         raise BadInput("not a torch.export program (no archive_format entry; a state_dict "
                        "needs --arch module:callable)", file=archive.path, field="model")

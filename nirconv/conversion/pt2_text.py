@@ -1,11 +1,11 @@
 """The strings of a ``.pt2`` that torch turns into code, and the forms we let through.
 
-``torch.export.load`` does more than read tensors: it ``eval``s shape expressions (``sympy.sympify``),
-writes node names and module paths into Python source that it ``exec``s (FX code generation), and
-``ep.module()`` later ``exec``s the program's ``guards_code``. A crafted file can put code in any of
-them. Each check here accepts only what ``torch.export.save`` writes for an ordinary model and
-returns a reason (a short phrase) for anything else, ``None`` when the text is fine. See
-docs/model_files.md.
+``torch.export.load`` does more than read tensors: it ``eval``s shape expressions
+(``sympy.sympify``), writes node names and module paths into Python source that it ``exec``s (FX
+code generation), and ``ep.module()`` later ``exec``s the program's ``guards_code``. A crafted file
+can put code in any of them. Each check here accepts only what ``torch.export.save`` writes for an
+ordinary model and returns a reason (a short phrase) for anything else, ``None`` when the text is
+fine. See docs/model_files.md.
 """
 from __future__ import annotations
 

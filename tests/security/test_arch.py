@@ -39,9 +39,8 @@ def work(tmp_path, monkeypatch):
     (tmp_path / f"{module}.py").write_text(textwrap.dedent(TINY))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
-    torch.save(__import__("torch").nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(),
-                                                 torch.nn.Linear(8, 3)).state_dict(),
-               tmp_path / "tiny.pt")
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    torch.save(model.state_dict(), tmp_path / "tiny.pt")
     np.save(tmp_path / "calib.npy", np.random.default_rng(0).random((16, 6)).astype(np.float32))
     yield tmp_path, module
     sys.modules.pop(module, None)

@@ -342,7 +342,7 @@ def test_honest_archive_loads_with_its_weights(work, saved):
 
 
 def test_dynamic_batch_and_nested_modules_load(tmp_path):
-    """Shape symbols, constants, buffers, nested module paths and extra files pass the inspection."""
+    """Shape symbols, constants, buffers, nested module paths and extra files pass the check."""
 
     class Block(nn.Module):
         def __init__(self):
