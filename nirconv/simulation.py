@@ -31,6 +31,7 @@ def to_program(graph, *, mode="auto", dialect="auto", dt=None, reset=None) -> Pr
     if isinstance(graph, Program):
         return graph
     graph = arguments.nir_graph(graph, "graph")
+    dt = arguments.optional_positive_float(dt, "dt")
     source = "<memory>"
     if isinstance(graph, Path):
         from .nir_io import load
