@@ -9,8 +9,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import numpy as np
-
 from . import arguments as _args
 from .errors import BadInput, CheckFailed, DoesNotFit, NirconvError, Unsupported
 
@@ -79,8 +77,8 @@ def load(path, dialect="auto"):
 
 def _dialect(dialect):
     from . import dialects
-    if dialect != "auto":
-        dialects.get(_args.choice(dialect, ("auto",) + dialects.NAMES, "dialect"))
+    if _args.choice(dialect, ("auto",) + dialects.NAMES, "dialect") != "auto":
+        dialects.get(dialect)  # Unsupported when the peer's module is not installed
     return dialect
 
 
@@ -98,6 +96,8 @@ def _target(target):
 def _calibration(calibration):
     """None, an array or tensor of inputs (checked: numeric, finite, a non-empty batch (B, ...)),
     or a DataLoader's batches as one float32 tensor (checked the same way)."""
+    import numpy as np
+
     if calibration is None:
         return None
     if hasattr(calibration, "detach") or isinstance(calibration, (list, tuple, np.ndarray)):
@@ -108,8 +108,10 @@ def _calibration(calibration):
 
 
 def _graph_options(options: dict) -> dict:
-    """``dialect`` and ``dt`` of export/check checked; other options passed on."""
+    """``dialect``, ``dt`` and check's ``calibration`` checked; other options passed on."""
     options = dict(options)
+    if "calibration" in options:
+        options["calibration"] = _calibration(options["calibration"])
     if "dialect" in options:
         options["dialect"] = _dialect(options["dialect"])
     if options.get("dt") is not None:

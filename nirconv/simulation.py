@@ -1,8 +1,10 @@
 """`nirconv.simulate`: NIR graph (or file) + input -> per-step output, on either backend.
 
-Loads and lowers the graph (`nirconv.lowering`), encodes a static input (`equations.encoding`),
-checks the input's shape, and hands the Program to ``nirconv.backends.event`` or
-``nirconv.backends.torch`` (imported lazily). Both return a `SimResult`.
+Checks the options (`nirconv.arguments`), loads and lowers the graph (`nirconv.lowering`), checks
+the input (numeric, finite, samples and steps present, the shape) and the memory the run needs
+(`equations.memory`, docs/memory.md), encodes a static input (`equations.encoding`) and hands the
+Program to ``nirconv.backends.event`` or ``nirconv.backends.torch`` (imported lazily). Both return
+a `SimResult`.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from .errors import BadInput, Unsupported
 from .lowering import lower
 
 BACKENDS = ("event", "torch")
-DEVICES = ("cpu", "cuda")
 MODES = ("auto", "float", "int")
 RESETS = ("zero", "subtract")
 FLOAT_DTYPES = ("float32", "float64")
@@ -87,7 +88,7 @@ def _check_values(x: np.ndarray, steps: int, batch: int, integer_steps: bool) ->
 def run_program(program: Program, x: np.ndarray, *, backend="event", device="cpu", dtype=None,
                 record=(), progress=False) -> SimResult:
     if backend == "event":
-        if device not in ("cpu", None):
+        if device is not None and str(device) != "cpu":
             raise Unsupported("the event backend runs on the CPU only", field="device")
         from .backends.event import run
         return run(program, x, record=record, dtype=dtype, progress=progress)
@@ -119,9 +120,10 @@ def check_options(backend, device, mode, dtype, dialect, dt, reset, record):
     arguments.choice(mode, MODES, "mode")
     if not (device is None or isinstance(device, (str, torch.device))):
         raise BadInput(f"must be 'cpu' or 'cuda', is a {type(device).__name__}", field="device")
-    if dialect != "auto":
-        dialects.get(arguments.choice(dialect, ("auto",) + dialects.NAMES, "dialect"))
-    reset = None if reset in (None, "auto") else arguments.choice(reset, RESETS, "reset")
+    if arguments.choice(dialect, ("auto",) + dialects.NAMES, "dialect") != "auto":
+        dialects.get(dialect)  # Unsupported when the peer's module is not installed
+    auto = reset is None or (isinstance(reset, str) and reset == "auto")
+    reset = None if auto else arguments.choice(reset, RESETS, "reset")
     if isinstance(record, str) or not all(isinstance(r, str) for r in _iterable(record)):
         raise BadInput("must be a list of node names", field="record")
     return (float_dtype(dtype), arguments.optional_positive_float(dt, "dt"), reset,
@@ -141,7 +143,8 @@ def float_dtype(dtype):
         return None
     name = getattr(dtype, "__name__", None) or str(dtype)
     if name.replace("torch.", "").replace("numpy.", "") not in FLOAT_DTYPES:
-        raise BadInput(f"must be float32 or float64, is {arguments.describe(dtype)}", field="dtype")
+        raise BadInput(f"must be float32 or float64, is {arguments.describe(dtype)}",
+                       field="dtype")
     return dtype
 
 

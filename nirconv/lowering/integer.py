@@ -100,8 +100,9 @@ def _bitshift(family):
     def build(node, ctx, shape, meta):
         spiking = _spiking(node)
         max_spikes = _scalar(node, ctx, "max_spikes", 1)
+        threshold = _positive(node, ctx, "threshold_int", shape) if spiking else None
         return BitShiftLIF(
-            shape=shape, threshold=_positive(node, ctx, "threshold_int", shape) if spiking else None,
+            shape=shape, threshold=threshold,
             bias=_meta(node, ctx, "bias_int", shape), v_init=_meta(node, ctx, "v_init_int", shape),
             dash_mem=_dash(node, ctx, "dash_mem", shape), dash_syn=_dash(node, ctx, "dash_syn", shape),
             state_bits=_scalar(node, ctx, "state_bits", int(meta.get("state_bits", 16))),

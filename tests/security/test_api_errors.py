@@ -97,7 +97,9 @@ CASES = [
     ("simulate-dt-nan", "dt", lambda e: _sim(e, dt=float("nan"))),
     ("simulate-dt-inf", "dt", lambda e: _sim(e, dt=float("inf"))),
     ("simulate-dt-bool", "dt", lambda e: _sim(e, dt=True)),
+    ("simulate-dialect-array", "dialect", lambda e: _sim(e, dialect=np.array([1, 2]))),
     ("simulate-reset", "reset", lambda e: _sim(e, reset="sometimes")),
+    ("simulate-reset-array", "reset", lambda e: _sim(e, reset=np.array([1, 2]))),
     ("simulate-record-str", "record", lambda e: _sim(e, record="lif")),
     ("simulate-record-int", "record", lambda e: _sim(e, record=[5])),
     ("simulate-record-unknown", "record", lambda e: _sim(e, record=["nope"])),
@@ -176,6 +178,8 @@ CASES = [
     ("check-target-unknown", "target", lambda e: nirconv.check(e.g, target="tpu")),
     ("check-dt-str", "dt", lambda e: nirconv.check(e.g, target="generic", dt="x")),
     ("check-dialect", "dialect", lambda e: nirconv.check(e.g, target="generic", dialect="x")),
+    ("check-calibration-object", "calibration",
+     lambda e: nirconv.check(e.g, target="generic", calibration=OBJECT)),
     ("check-calibration-empty", "calibration",
      lambda e: nirconv.check(e.g, target="generic", calibration=np.ones((0, H.N_IN)))),
     # save / load
@@ -193,6 +197,7 @@ CASES = [
     ("load-int", "path", lambda e: nirconv.load(12345)),
     ("load-None", "path", lambda e: nirconv.load(None)),
     ("load-graph", "path", lambda e: nirconv.load(e.g)),
+    ("load-dialect-array", "dialect", lambda e: nirconv.load(e.tmp / "x.nir", dialect=[1])),
     ("load-dialect", "dialect", lambda e: nirconv.load(e.tmp / "x.nir", dialect="brian")),
     # audit
     ("audit-model-None", "model", lambda e: nirconv.audit(None, e.dep, X, LABELS)),

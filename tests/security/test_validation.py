@@ -172,8 +172,8 @@ def test_simulate_and_check_give_the_same_verdict(threshold, leaky, dialect):
         with pytest.raises(nirconv.BadInput) as e:
             call()
         verdicts.append((e.value.node, e.value.field, e.value.one_line()))
-    assert verdicts[0] == verdicts[1] == verdicts[2] == (
-        "lif", "v_threshold", "<memory>: node 'lif': field 'v_threshold': threshold must be positive")
+    line = "<memory>: node 'lif': field 'v_threshold': threshold must be positive"
+    assert verdicts[0] == verdicts[1] == verdicts[2] == ("lif", "v_threshold", line)
 
 
 def test_one_non_positive_threshold_among_positive_ones_is_refused():
