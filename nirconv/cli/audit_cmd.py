@@ -25,7 +25,8 @@ from .common import load_npy
               help="Integer labels (B,) .npy.")
 @click.option("--snn", "snn_path", default=None, type=click.Path(dir_okay=False),
               help="Float SNN .nir to compare with (default: rebuilt from DEPLOYED's metadata).")
-@click.option("--timesteps", default=32, show_default=True, type=int, help="Steps per sample.")
+@click.option("--timesteps", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Steps per sample.")
 @click.option("--tolerance", default=1.0, show_default=True, type=float,
               help="Allowed accuracy drop of the deployed SNN below the float SNN (points).")
 @click.option("--backend", default="torch", show_default=True,

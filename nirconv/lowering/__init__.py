@@ -17,7 +17,7 @@ import numpy as np
 from .. import dialects
 from ..equations.program import Edge, InputOp, NeuronOp, Program
 from ..errors import BadInput, Unsupported
-from .ops import BUILDERS, Ctx, neuron_shape
+from .ops import BUILDERS, Ctx, neuron_shape, positive_threshold
 from .structure import flatten, order
 
 NEURON_TYPES = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
@@ -74,7 +74,8 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
             return resolve_integer_neuron(family, node, ctx, neuron_shape(node, ctx), meta)
     else:
         def resolve(node, ctx):
-            return dia.neuron(node, ctx, neuron_shape(node, ctx), ctx.dt, reset_override=reset)
+            record = dia.neuron(node, ctx, neuron_shape(node, ctx), ctx.dt, reset_override=reset)
+            return positive_threshold(record, ctx)
 
     flat = flatten(graph, source)
     topo, back = order(flat, source)
