@@ -4,9 +4,10 @@ beside it, rename. No partial output, no surviving temporary file, one-line erro
 Guarantees (README, "Security and untrusted files"):
 
 * The destination is checked first: an existing folder, character or block device, fifo or socket
-  is refused (`BadInput`, exit 2) and left untouched; so is a missing or unwritable folder (the OS
-  reason, e.g. "Permission denied", is in the message). An existing file stays intact until the
-  new one is complete (``os.replace``).
+  (also behind a symbolic link) is refused (`BadInput`, exit 2) and left untouched; so is a missing
+  or unwritable folder (the OS reason, e.g. "Permission denied", is in the message). An existing
+  file stays intact until the new one is complete and flushed (``fsync``, then ``os.replace``; a
+  symbolic link to a file is replaced by the new file, never written through).
 * Temporary files are named ``.<name>.nirconv-<pid>-<random>.tmp`` (folders for the demo the same
   way). Every write sweeps its folder of stale ones: our naming, and a writer process that is no
   longer alive (``kill -9``) or older than `STALE_AFTER_S`. Nothing else is ever removed.
@@ -359,22 +360,23 @@ def temp_folder(beside):
     beside = Path(beside)
     parent = beside.parent if str(beside.parent) else Path(".")
     sweep_stale(parent)
-    work = None
     with _guarded(beside):
+        work = _create_temp_folder(parent, beside)
         try:
-            for _ in range(16):
-                candidate = parent / temp_name(beside.name)
-                try:
-                    os.mkdir(candidate)
-                except FileExistsError:
-                    continue
-                work = candidate
-                break
-            if work is None:
-                raise BadInput("cannot create a temporary folder beside the output", file=beside)
             yield work
-        except OSError as e:
-            raise write_error(e, beside) from None
         finally:
-            if work is not None:
-                shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _create_temp_folder(parent: Path, beside: Path) -> Path:
+    for _ in range(16):
+        work = parent / temp_name(beside.name)
+        try:
+            os.mkdir(work)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise BadInput(f"cannot create a folder beside the output ({_reason(e)})",
+                           file=beside) from None
+        return work
+    raise BadInput("cannot create a temporary folder beside the output", file=beside)
