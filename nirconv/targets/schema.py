@@ -182,7 +182,8 @@ def markdown_table() -> str:
     for f in FIELDS:
         default = "required" if f.required else _doc_value(f.default)
         meaning = f.meaning.replace("|", "\\|")
-        rows.append(f"| `{f.key}` | {_doc_kind(f.kind)} | {default} | {_doc_range(f)} | {meaning} |")
+        cells = (f"`{f.key}`", _doc_kind(f.kind), default, _doc_range(f), meaning)
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
 

@@ -1,4 +1,5 @@
-"""Writes under faults (issue 11): every file nirconv produces goes through nirconv/nir_io/atomic.py.
+"""Writes under faults (issue 11): every file nirconv produces goes through
+nirconv/nir_io/atomic.py.
 
 A destination that is a folder, device, fifo or socket is refused untouched; a full disk, a file
 size limit or an unwritable folder is exit 2 with one line naming the path and the OS reason; an
