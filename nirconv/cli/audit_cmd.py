@@ -77,13 +77,11 @@ def command(model, deployed, arch, data_path, labels_path, snn_path, timesteps, 
 
 def _check_output_folder(path) -> None:
     """Fail before the (long) audit, not after it, when a report cannot be written."""
-    from pathlib import Path
+    from ..nir_io.atomic import check_destination
 
     if path is None or path == "-":
         return
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise BadInput("output folder does not exist", file=path)
+    check_destination(path)
 
 
 def _print_summary(result) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..errors import BadInput
-from .common import echo_json, load_npy
+from .common import echo_json, load_npy, plain
 
 
 @click.command(name="convert")
@@ -37,7 +37,9 @@ def command(model, arch, calibration, normalize, percentile, scale, channel_wise
     float SNN and write it as a NIR graph."""
     from .. import convert, save, to_nir
     from ..conversion.model_io import load_model
+    from ..nir_io.atomic import check_destination
 
+    check_destination(output)  # before the work: a folder, device or read-only place is exit 2
     x = load_npy(calibration, "calibration array")
     net = load_model(model, arch)
     try:
@@ -58,7 +60,7 @@ def command(model, arch, calibration, normalize, percentile, scale, channel_wise
     if as_json:
         echo_json(summary)
     else:
-        click.echo(f"wrote {output}: {summary['nodes']} nodes, normalization "
+        click.echo(f"wrote {plain(output)}: {summary['nodes']} nodes, normalization "
                    f"{summary['normalization']} ({summary['granularity']}-wise), readout "
                    f"{summary['readout']}, calibrated for T = "
                    f"{', '.join(map(str, summary['calibration_timesteps']))}")

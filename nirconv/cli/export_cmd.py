@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import BadInput, DoesNotFit, Unsupported
-from .common import echo_json, load_npy
+from .common import echo_json, load_npy, plain
 
 FORMATS = {"nir": None, "rockpool": "xylo", "netx": "loihi2"}
 
@@ -78,9 +78,11 @@ def _write(dep, out, fmt, nir_version, target):
 def command(model_or_nir, target, arch, calibration, normalize, percentile, scale, channel_wise,
             readout, timesteps, nir_version, dialect, dt, fmt, out, force, as_json):
     """Quantize MODEL_OR_NIR for TARGET, check that it fits, write OUT."""
+    from ..nir_io.atomic import check_destination
     from ..quantization import export_with_report
     from ..targets import load
 
+    check_destination(out)  # before the work: a folder, device or read-only place is exit 2
     t = load(target)
     src = Path(model_or_nir)
     if not src.exists():
@@ -110,6 +112,6 @@ def command(model_or_nir, target, arch, calibration, normalize, percentile, scal
     else:
         from .check_cmd import print_report
         print_report(report)
-        click.echo(f"wrote {out}")
+        click.echo(f"wrote {plain(out)}")
     if not report.fits:
         raise DoesNotFit(report.summary() + f" (written anyway: --force): {out}", report=report)
