@@ -11,8 +11,6 @@ import html
 import io
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,29 +145,37 @@ normalization <code>{html.escape(conv['normalization'])}</code>.</p>
 
 def run_demo(out="nirconv-demo", target="speck", progress=True, echo=print) -> DemoRun:
     """Run the pipeline, writing into a temporary folder beside ``out``; its files are moved into
-    ``out`` only when everything succeeded (no partial output)."""
+    ``out`` only when everything succeeded (no partial output). The temporary folder follows
+    nirconv/nir_io/atomic.py: our naming, removed on errors and signals, swept after ``kill -9``."""
+    from .nir_io.atomic import atomic_write_text, check_folder_destination, temp_folder
     from .targets import load as load_target
 
-    out = Path(out)
+    out = check_folder_destination(out)  # a file, device or unwritable folder: exit 2, untouched
     tgt = load_target(target)  # fails early (exit 2) on an unknown target
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        from .errors import BadInput
-        raise BadInput("output folder's parent does not exist", file=out)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    with temp_folder(out) as work:
         report, audit_html, audit_json = _pipeline(work, out, tgt, progress, echo)
-        from .nir_io.atomic import atomic_write_text
         conversion = report["conversion"]
         atomic_write_text(work / "report.json", json.dumps(report, indent=2, default=_jsonable))
         page = html_report(report, accuracy_plot(conversion, audit_json), audit_html)
         atomic_write_text(work / "report.html", page)
-        out.mkdir(parents=True, exist_ok=True)
-        for f in sorted(work.iterdir()):
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _move_into(work, out)
     return DemoRun(out, tgt.name, report, out / "report.html", out / "report.json")
+
+
+def _move_into(work: Path, out: Path) -> None:
+    """Move the finished files into ``out``, every destination checked before the first move."""
+    from .nir_io.atomic import check_destination, write_error
+
+    files = sorted(work.iterdir())
+    if out.is_dir():
+        for f in files:
+            check_destination(out / f.name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            os.replace(f, out / f.name)
+    except OSError as e:
+        raise write_error(e, out) from None
 
 
 def _pipeline(work: Path, out: Path, tgt, progress, echo):

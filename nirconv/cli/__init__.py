@@ -13,6 +13,7 @@ from importlib import import_module
 import click
 
 INTERNAL_ERROR = 3  # a bug in nirconv, never a verdict on the user's input (0/1/2 are those)
+INTERRUPTED = 130  # SIGINT / Ctrl-C, as shells report it (128 + 2)
 
 SUBCOMMANDS = ("demo", "convert", "export", "check", "simulate", "audit", "targets", "inspect")
 
@@ -53,26 +54,38 @@ def main(argv=None) -> int:
     except NirconvError as e:
         if debug:
             raise
-        click.echo(f"nirconv: error: {e.one_line()}", err=True)
+        _error_line(f"nirconv: error: {e.one_line()}")
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:  # usage errors: one line too
         ctx = getattr(e, "ctx", None)
         where = f"{ctx.command_path}: " if ctx is not None else ""
-        click.echo(f"nirconv: error: {where}{' '.join(e.format_message().split())}", err=True)
+        message = " ".join(e.format_message().split())
+        _error_line(f"nirconv: error: {where}{message}")
         return 2
-    except click.Abort:
+    except click.Abort as e:  # click turns Ctrl-C (KeyboardInterrupt) into Abort
+        if isinstance(e.__cause__, KeyboardInterrupt):
+            click.echo("nirconv: interrupted", err=True)
+            return INTERRUPTED
         click.echo("nirconv: aborted", err=True)
         return 2
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
     except Exception as e:  # a bug, not a user mistake: still one line unless --debug
         if debug:
             raise
-        click.echo(f"nirconv: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
-                   "(a bug, please report it; rerun with --debug for the traceback)", err=True)
+        _error_line(f"nirconv: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
+                    "(a bug, please report it; rerun with --debug for the traceback)")
         return INTERNAL_ERROR
+
+
+def _error_line(text: str) -> None:
+    """One line on stderr: user strings in it (paths, names) cannot break it or drive the
+    terminal (control characters are escaped, `nirconv.cli.common.plain`)."""
+    from .common import plain
+
+    click.echo(plain(text), err=True)
 
 
 def run() -> None:

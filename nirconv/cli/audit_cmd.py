@@ -15,15 +15,18 @@ from .common import load_npy
 @click.command(name="audit")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("deployed", type=click.Path(dir_okay=False))
-@click.option("--arch", default=None, metavar="module:callable",
-              help="Builds the network when MODEL is a state_dict file.")
+@click.option("--arch", default=None, metavar="MODULE:CALLABLE",
+              help="Builds the network a state_dict MODEL is loaded into (not needed for "
+              ".pt2). nirconv imports and runs this code of yours: use only code you "
+              "trust.")
 @click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
               help="Static inputs (B, *shape) .npy.")
 @click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False),
               help="Integer labels (B,) .npy.")
 @click.option("--snn", "snn_path", default=None, type=click.Path(dir_okay=False),
               help="Float SNN .nir to compare with (default: rebuilt from DEPLOYED's metadata).")
-@click.option("--timesteps", default=32, show_default=True, type=int, help="Steps per sample.")
+@click.option("--timesteps", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Steps per sample.")
 @click.option("--tolerance", default=1.0, show_default=True, type=float,
               help="Allowed accuracy drop of the deployed SNN below the float SNN (points).")
 @click.option("--backend", default="torch", show_default=True,
@@ -74,13 +77,11 @@ def command(model, deployed, arch, data_path, labels_path, snn_path, timesteps, 
 
 def _check_output_folder(path) -> None:
     """Fail before the (long) audit, not after it, when a report cannot be written."""
-    from pathlib import Path
+    from ..nir_io.atomic import check_destination
 
     if path is None or path == "-":
         return
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise BadInput("output folder does not exist", file=path)
+    check_destination(path)
 
 
 def _print_summary(result) -> None:

@@ -8,18 +8,19 @@ import click
 from .common import console as make_console
 
 from ..errors import DoesNotFit
-from .common import echo_json, load_npy
+from .common import echo_json, load_npy, plain
 
 
 def print_report(report) -> None:
     """A readable table of violations, warnings and resources (rich)."""
     from rich.table import Table
+    from rich.text import Text
 
     from ..backends.constraints.report import jsonable
 
     console = make_console()
-    verdict = "[green]fits[/green]" if report.fits else "[red]does not fit[/red]"
-    console.print(f"target {report.target}: {verdict}")
+    verdict = Text("fits", style="green") if report.fits else Text("does not fit", style="red")
+    console.print(Text.assemble(f"target {plain(report.target)}: ", verdict))
     if report.violations:
         table = Table(title="violations")
         for col in ("node", "rule", "value", "limit"):

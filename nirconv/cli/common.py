@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -54,13 +55,29 @@ def write_json_file(obj, path) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=_default))
 
 
-def console(**kwargs):
-    """A rich Console for tables: the terminal's width, or 160 columns when piped (rich would
-    otherwise squeeze tables into 80 and cut names and paths)."""
-    import sys
+# Control characters (newline, CR, ESC, DEL, C1) and bidirectional overrides in user text would
+# break the one-line errors or drive the terminal; they are shown as escapes instead.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
+
+def plain(value) -> str:
+    r"""User text (names, metadata, paths, messages) as one line that prints literally: a newline
+    is shown as ``\n``, ESC as ``\x1b``. Markup is left as is; `console` never parses it."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+
+
+def console(**kwargs):
+    """A rich Console for tables that prints every string literally: no markup (``[/oops]`` in a
+    node name is text, not a tag), no emoji codes, control characters escaped (`plain`). Style
+    goes through `rich.text.Text`. Width: the terminal's, or 160 columns when piped (rich would
+    otherwise squeeze tables into 80 and cut names and paths)."""
     from rich.console import Console
+
+    class LiteralConsole(Console):
+        def render_str(self, text, **options):
+            options.update(markup=False, emoji=False)
+            return super().render_str(plain(text), **options)
 
     stream = kwargs.get("file") or sys.stdout
     width = None if getattr(stream, "isatty", lambda: False)() else 160
-    return Console(width=width, **kwargs)
+    return LiteralConsole(width=width, markup=False, emoji=False, **kwargs)

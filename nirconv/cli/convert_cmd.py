@@ -6,13 +6,15 @@ from pathlib import Path
 import click
 
 from ..errors import BadInput
-from .common import echo_json, load_npy
+from .common import echo_json, load_npy, plain
 
 
 @click.command(name="convert")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--arch", default=None, metavar="MODULE:CALLABLE",
-              help="Builds the module a state_dict MODEL is loaded into (not needed for .pt2).")
+              help="Builds the network a state_dict MODEL is loaded into (not needed for "
+              ".pt2). nirconv imports and runs this code of yours: use only code you "
+              "trust.")
 @click.option("--calibration", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration inputs, a (B, ...) .npy array.")
 @click.option("--normalize", "normalize", default=None,
@@ -35,7 +37,9 @@ def command(model, arch, calibration, normalize, percentile, scale, channel_wise
     float SNN and write it as a NIR graph."""
     from .. import convert, save, to_nir
     from ..conversion.model_io import load_model
+    from ..nir_io.atomic import check_destination
 
+    check_destination(output)  # before the work: a folder, device or read-only place is exit 2
     x = load_npy(calibration, "calibration array")
     net = load_model(model, arch)
     try:
@@ -56,7 +60,7 @@ def command(model, arch, calibration, normalize, percentile, scale, channel_wise
     if as_json:
         echo_json(summary)
     else:
-        click.echo(f"wrote {output}: {summary['nodes']} nodes, normalization "
+        click.echo(f"wrote {plain(output)}: {summary['nodes']} nodes, normalization "
                    f"{summary['normalization']} ({summary['granularity']}-wise), readout "
                    f"{summary['readout']}, calibrated for T = "
                    f"{', '.join(map(str, summary['calibration_timesteps']))}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import BadInput, DoesNotFit, Unsupported
-from .common import echo_json, load_npy
+from .common import echo_json, load_npy, plain
 
 FORMATS = {"nir": None, "rockpool": "xylo", "netx": "loihi2"}
 
@@ -56,7 +56,10 @@ def _write(dep, out, fmt, nir_version, target):
 @click.command(name="export")
 @click.argument("model_or_nir", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", required=True, help="Built-in target name or a target .toml file.")
-@click.option("--arch", default=None, help="module:callable building the model (state_dict files).")
+@click.option("--arch", default=None, metavar="MODULE:CALLABLE",
+              help="Builds the network a state_dict MODEL is loaded into (not needed for "
+              ".pt2). nirconv imports and runs this code of yours: use only code you "
+              "trust.")
 @click.option("--calibration", type=click.Path(dir_okay=False), default=None,
               help="Calibration inputs (.npy); required for a model, sets the input range.")
 @click.option("--normalize", default=None, help="Conversion normalization (see convert).")
@@ -75,9 +78,11 @@ def _write(dep, out, fmt, nir_version, target):
 def command(model_or_nir, target, arch, calibration, normalize, percentile, scale, channel_wise,
             readout, timesteps, nir_version, dialect, dt, fmt, out, force, as_json):
     """Quantize MODEL_OR_NIR for TARGET, check that it fits, write OUT."""
+    from ..nir_io.atomic import check_destination
     from ..quantization import export_with_report
     from ..targets import load
 
+    check_destination(out)  # before the work: a folder, device or read-only place is exit 2
     t = load(target)
     src = Path(model_or_nir)
     if not src.exists():
@@ -107,6 +112,6 @@ def command(model_or_nir, target, arch, calibration, normalize, percentile, scal
     else:
         from .check_cmd import print_report
         print_report(report)
-        click.echo(f"wrote {out}")
+        click.echo(f"wrote {plain(out)}")
     if not report.fits:
         raise DoesNotFit(report.summary() + f" (written anyway: --force): {out}", report=report)

@@ -78,11 +78,12 @@ def command(graph, input_path, timesteps, backend, device, mode, dialect, reset,
 
 
 def _check_output(path) -> None:
-    p = Path(path)
-    if not p.parent.is_dir():
-        raise BadInput("output folder does not exist", file=path)
-    if p.suffix != ".npy":
+    """Before the simulation: a .npy name where a regular file can be written."""
+    from ..nir_io.atomic import check_destination
+
+    if Path(path).suffix != ".npy":
         raise BadInput("the output must be a .npy file", file=path)
+    check_destination(path)
 
 
 def _combined_output(result, program) -> np.ndarray:
@@ -97,11 +98,13 @@ def _combined_output(result, program) -> np.ndarray:
 
 
 def _save_npy(path, array: np.ndarray) -> None:
-    from ..nir_io.atomic import atomic_path
+    import io
 
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
+    from ..nir_io.atomic import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _print_table(stats: dict) -> None:

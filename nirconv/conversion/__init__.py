@@ -18,28 +18,33 @@ import numpy as np
 import torch
 
 from .._version import __version__
+from ..arguments import finite_float, numeric_array, positive_int
 from ..errors import BadInput
 from .build import build_snn
 from .capture import capture, export_model
 from .graph import Graph
 from .normalization import DEFAULT_METHOD, DEFAULT_TIMESTEPS, METHODS, Options, normalize
 from .passes import run_passes
-from .snn import SpikingNetwork
+from .snn import SpikingNetwork, require_memory
 
 DT_S = 1e-3  # nominal step recorded in the metadata; IF and I are dt-free
 READOUTS = ("membrane", "spikes")
 DEFAULT_READOUT = "membrane"
 # the candidates of normalize="calibrated" with timesteps=T, in the order they are built
 CHOICES = ("target_steps", "joint_steps", "percentile")
+SELECT_SAMPLES = 2048  # at most this many calibration inputs judge the candidates
 
 __all__ = ["convert", "to_nir", "SpikingNetwork", "METHODS", "DEFAULT_METHOD", "READOUTS"]
 
 
 def calibration_tensor(calibration, source: str = "calibration") -> torch.Tensor:
-    """A float32 tensor of inputs from a tensor, an array or an iterable (DataLoader) of batches."""
-    if isinstance(calibration, np.ndarray) or isinstance(calibration, torch.Tensor):
-        x = torch.as_tensor(np.asarray(calibration) if isinstance(calibration, np.ndarray)
-                            else calibration)
+    """A float32 tensor of inputs from a tensor, an array or an iterable (DataLoader) of batches:
+    numeric, finite, a non-empty batch ``(B, ...)``."""
+    if calibration is None or isinstance(calibration, (str, bytes, dict)):
+        raise BadInput("calibration must be a tensor, an array or a DataLoader of inputs",
+                       field="calibration")
+    if isinstance(calibration, (np.ndarray, torch.Tensor, list, tuple)):
+        batches = [calibration]
     else:
         try:
             batches = [_first(b) for b in calibration]
@@ -48,17 +53,14 @@ def calibration_tensor(calibration, source: str = "calibration") -> torch.Tensor
                            field="calibration") from None
         if not batches:
             raise BadInput("calibration data is empty", field="calibration")
-        x = torch.cat([torch.as_tensor(b) for b in batches])
-    if x.dim() < 2 or x.shape[0] == 0:
+    arrays = [numeric_array(b, "calibration", min_ndim=2, nonempty_axis0=False) for b in batches]
+    if any(a.shape[1:] != arrays[0].shape[1:] for a in arrays):
+        raise BadInput("calibration batches differ in shape", field="calibration")
+    x = torch.as_tensor(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
+    if x.shape[0] == 0:
         raise BadInput(f"calibration needs a batch of inputs (B, ...), has shape "
                        f"{tuple(x.shape)}", file=source, field="calibration")
-    if not x.is_floating_point() and x.dtype not in (torch.int64, torch.int32, torch.uint8):
-        raise BadInput(f"calibration data has dtype {x.dtype}", file=source, field="calibration")
-    x = x.to(torch.float32)
-    if not bool(torch.isfinite(x).all()):
-        raise BadInput("calibration data contains NaN or infinite values", file=source,
-                       field="calibration")
-    return x
+    return x.to(torch.float32)
 
 
 def _first(batch):
@@ -74,24 +76,29 @@ def _first(batch):
 def options(normalize=None, percentile=99.9, scale=None, channel_wise=None, readout=None,
             timesteps=None, v_init=0.5) -> Options:
     method = normalize or ("scale" if scale is not None else DEFAULT_METHOD)
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise BadInput(f"unknown normalization {method!r}; choose one of {', '.join(METHODS)}",
                        field="normalize")
-    if method == "scale" and (scale is None or not float(scale) > 0):
+    if scale is not None:
+        scale = finite_float(scale, "scale", positive=True)
+    if method == "scale" and scale is None:
         raise BadInput("normalization 'scale' needs a positive scale factor", field="scale")
-    if not 0 < float(percentile) <= 100:
+    percentile = finite_float(percentile, "percentile")
+    if not 0 < percentile <= 100:
         raise BadInput(f"percentile must be in (0, 100], is {percentile}", field="percentile")
     readout = readout or DEFAULT_READOUT
     if readout not in READOUTS:
         raise BadInput(f"readout must be 'membrane' or 'spikes', is {readout!r}", field="readout")
-    steps = DEFAULT_TIMESTEPS if timesteps is None else (
-        tuple(timesteps) if isinstance(timesteps, (list, tuple)) else (int(timesteps),))
-    if any(int(t) < 1 for t in steps):
-        raise BadInput(f"timesteps must be positive, is {timesteps}", field="timesteps")
-    return Options(method=method, percentile=float(percentile),
-                   scale=None if scale is None else float(scale),
+    if channel_wise is not None and not isinstance(channel_wise, (bool, np.bool_)):
+        raise BadInput(f"channel_wise must be True, False or None, is {channel_wise!r}",
+                       field="channel_wise")
+    steps = DEFAULT_TIMESTEPS if timesteps is None else tuple(
+        positive_int(t, "timesteps") for t in (
+            timesteps if isinstance(timesteps, (list, tuple)) and timesteps else (timesteps,)))
+    return Options(method=method, percentile=percentile, scale=scale,
                    channel_wise=True if channel_wise is None else bool(channel_wise),
-                   timesteps=tuple(int(t) for t in steps), v_init=float(v_init), readout=readout)
+                   timesteps=tuple(int(t) for t in steps),
+                   v_init=finite_float(v_init, "v_init"), readout=readout)
 
 
 def capture_model(model, example: torch.Tensor, source: str) -> Graph:
@@ -119,6 +126,9 @@ def convert(model, calibration, normalize=None, percentile=99.9, scale=None, cha
             readout=None, timesteps=None, v_init=0.5, source=None) -> SpikingNetwork:
     """A trained ANN (eval mode) as a float SNN (see the package docstring and
     docs/equations/conversion.md)."""
+    if not isinstance(model, (torch.nn.Module, torch.export.ExportedProgram)):
+        raise BadInput(f"expected a torch.nn.Module or a torch.export program, got "
+                       f"{type(model).__name__}", field="model")
     opts = options(normalize, percentile, scale, channel_wise, readout, timesteps, v_init)
     x = calibration_tensor(calibration)
     if source is None:
@@ -129,6 +139,9 @@ def convert(model, calibration, normalize=None, percentile=99.9, scale=None, cha
     if tuple(x.shape[1:]) != graph.input.shape:
         raise BadInput(f"calibration inputs have shape {tuple(x.shape[1:])}, the model takes "
                        f"{graph.input.shape}", field="calibration")
+    if opts.method == "calibrated":  # the calibration and `select` run the SNN for T steps
+        require_memory(graph, max(set(opts.timesteps) | set(DEFAULT_TIMESTEPS)),
+                       min(x.shape[0], SELECT_SAMPLES))
     candidates = [opts]
     if opts.method == "calibrated" and set(opts.timesteps) != set(DEFAULT_TIMESTEPS):
         joint = tuple(sorted(set(DEFAULT_TIMESTEPS) | set(opts.timesteps)))
@@ -150,8 +163,8 @@ def select(nets, graph, x, steps) -> SpikingNetwork:
     (the logit error summed over each T in ``steps``, then the agreement of the predictions): no
     labels."""
     from .normalization import MAX_CALIBRATION_SAMPLES, ann_activations
-    held = x[MAX_CALIBRATION_SAMPLES:MAX_CALIBRATION_SAMPLES + 2048]
-    val = held if held.shape[0] >= 64 else x[:2048]
+    held = x[MAX_CALIBRATION_SAMPLES:MAX_CALIBRATION_SAMPLES + SELECT_SAMPLES]
+    val = held if held.shape[0] >= 64 else x[:SELECT_SAMPLES]
     with torch.no_grad():
         logits = ann_activations(graph, val)[graph.output.inputs[0]]
     scores = []

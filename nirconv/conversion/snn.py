@@ -14,9 +14,40 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..arguments import numeric_array, optional_positive_int
+from ..equations.memory import require, sequence_bytes
 from ..errors import BadInput
 from .functional import if_neuron, over_time
 from .graph import Graph
+
+INTEGER_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+LIVE_SEQUENCES = 4  # a layer's input, its output and two temporaries (membrane, cumulative sums)
+
+
+def sequence_values(graph: Graph, record: bool = False) -> int:
+    """Values held per step and sample while ``graph`` is evaluated over all steps at once: the
+    input plus `LIVE_SEQUENCES` of the largest layer (every layer's output with ``record``).
+    The memory estimate of docs/memory.md, for the converted network."""
+    sizes = [int(np.prod(layer.shape, dtype=np.float64)) for layer in graph.layers]
+    return sum(sizes) if record else sizes[0] + LIVE_SEQUENCES * max(sizes)
+
+
+def require_memory(graph: Graph, timesteps: int, batch: int, record: bool = False,
+                   itemsize: int = 4) -> None:
+    """BadInput naming ``timesteps`` when evaluating ``graph`` does not fit in memory."""
+    require(sequence_bytes(timesteps, batch, sequence_values(graph, record), itemsize=itemsize))
+
+
+def input_tensor(x) -> torch.Tensor:
+    """``x`` as a tensor (kept on its device): numeric (bool, int or float), finite."""
+    if isinstance(x, torch.Tensor):
+        if not (x.is_floating_point() or x.dtype in INTEGER_DTYPES):
+            raise BadInput(f"must be numeric (bool, int or float), has dtype {x.dtype}",
+                           field="input")
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise BadInput("contains NaN or infinite values", field="input")
+        return x
+    return torch.as_tensor(numeric_array(x, "input", nonempty_axis0=False))
 
 
 class SpikingNetwork(torch.nn.Module):
@@ -58,22 +89,33 @@ class SpikingNetwork(torch.nn.Module):
             return b.dtype
         return torch.float32
 
-    def prepare(self, x, timesteps=None) -> torch.Tensor:
-        """The input as ``(T, B, *input_shape)`` in this module's dtype."""
-        x = torch.as_tensor(x)
+    def prepare(self, x, timesteps=None, record: bool = False) -> torch.Tensor:
+        """The input as ``(T, B, *input_shape)`` in this module's dtype (checked: numeric, finite,
+        samples and steps present, the run's memory available)."""
+        x = input_tensor(x)
+        timesteps = optional_positive_int(timesteps, "timesteps")
         shape = tuple(self.input_shape)
-        if tuple(x.shape[1:]) == shape:
+        if x.dim() == len(shape) + 1 and tuple(x.shape[1:]) == shape:
             if timesteps is None:
                 raise BadInput(f"a static input {tuple(x.shape)} needs timesteps",
                                field="timesteps")
-            x = x.unsqueeze(0).expand((int(timesteps),) + tuple(x.shape))
+            steps = timesteps
         elif x.dim() == len(shape) + 2 and tuple(x.shape[2:]) == shape:
-            if timesteps is not None and int(timesteps) != x.shape[0]:
+            if timesteps is not None and timesteps != x.shape[0]:
                 raise BadInput(f"input has {x.shape[0]} steps, timesteps says {timesteps}",
                                field="timesteps")
+            steps = x.shape[0]
         else:
             raise BadInput(f"input of shape {tuple(x.shape)} does not match the network's input "
                            f"{shape}", field="input")
+        batch = x.shape[1] if x.dim() == len(shape) + 2 else x.shape[0]
+        if batch == 0 or steps == 0:
+            raise BadInput(f"input of shape {tuple(x.shape)} has no "
+                           f"{'samples (batch 0)' if batch == 0 else 'steps (T = 0)'}",
+                           field="input")
+        require_memory(self.graph, steps, batch, record, self._dtype().itemsize)
+        if x.dim() == len(shape) + 1:
+            x = x.unsqueeze(0).expand((steps,) + tuple(x.shape))
         return x.to(self._dtype())
 
     def run(self, x, timesteps=None, record: bool = False) -> dict[str, torch.Tensor]:
@@ -82,7 +124,7 @@ class SpikingNetwork(torch.nn.Module):
         remaining = {k: len(v) for k, v in self.graph.consumers().items()}
         for layer in self.graph.layers:
             if layer.kind == "input":
-                seq[layer.name] = self.prepare(x, timesteps)
+                seq[layer.name] = self.prepare(x, timesteps, record)
                 continue
             ins = [seq[i] for i in layer.inputs]
             p = self._params(layer.name)

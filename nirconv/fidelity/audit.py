@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arguments import finite_float, numeric_array, positive_int
 from ..errors import BadInput, NirconvError
 from . import compare as C
 from .model_map import ann_activations, layer_modules, layer_scales, rebuild_float_graph
@@ -31,39 +32,43 @@ SCATTER_POINTS = 1500
 
 # --- input checks -------------------------------------------------------------------------------
 
-def _as_numpy(x, what):
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    try:
-        return np.asarray(x)
-    except Exception:
-        raise BadInput(f"{what} is not an array", field=what) from None
-
-
 def _check_inputs(data, labels, timesteps, tolerance):
-    data = _as_numpy(data, "data")
-    labels = _as_numpy(labels, "labels")
-    if not np.issubdtype(data.dtype, np.number) or data.ndim < 2:
-        raise BadInput(f"data must be a numeric (B, *shape) array, is {data.dtype} {data.shape}",
-                       field="data")
-    if not np.all(np.isfinite(data)):
-        raise BadInput("data contains NaN or infinite values", field="data")
+    data = numeric_array(data, "data", min_ndim=2)
+    labels = numeric_array(labels, "labels", nonempty_axis0=False, finite=False)
     if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
         raise BadInput(f"labels must be ({data.shape[0]},) to match the data, are {labels.shape}",
                        field="labels")
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not (np.issubdtype(labels.dtype, np.floating) and np.all(np.isfinite(labels))
+    if labels.dtype.kind not in "iu":
+        if not (labels.dtype.kind == "f" and np.all(np.isfinite(labels))
                 and np.all(np.mod(labels, 1) == 0)):
             raise BadInput(f"labels must be integers, are {labels.dtype}", field="labels")
-    if data.shape[0] == 0:
-        raise BadInput("no samples", field="data")
-    if isinstance(timesteps, bool) or not float(timesteps).is_integer() or int(timesteps) < 1:
-        raise BadInput(f"timesteps must be a positive integer, is {timesteps!r}",
-                       field="timesteps")
-    if not np.isfinite(float(tolerance)) or float(tolerance) < 0:
-        raise BadInput(f"tolerance must be a finite number of points >= 0, is {tolerance!r}",
-                       field="tolerance")
-    return data.astype(np.float32), labels.astype(np.int64), int(timesteps), float(tolerance)
+    if np.any(labels < 0):
+        raise BadInput(f"labels must be class indices >= 0, found {_first_bad(labels, 0)}",
+                       field="labels")
+    T = positive_int(timesteps, "timesteps")
+    tolerance = finite_float(tolerance, "tolerance", minimum=0.0)
+    return data.astype(np.float32), labels.astype(np.int64), T, tolerance
+
+
+def _first_bad(labels, low, high=None):
+    bad = labels < low if high is None else (labels < low) | (labels >= high)
+    i = int(np.flatnonzero(bad)[0])
+    return f"{labels[i]:g} (sample {i})"
+
+
+def _check_labels(labels, n_classes: int) -> None:
+    """Labels index the deployed graph's outputs: each in [0, n_classes)."""
+    if np.any(labels >= n_classes):
+        raise BadInput(f"labels must be in [0, {n_classes}) for a graph with {n_classes} outputs, "
+                       f"found {_first_bad(labels, 0, n_classes)}", field="labels")
+
+
+def _check_model(model) -> None:
+    import torch
+
+    if not (isinstance(model, torch.export.ExportedProgram) or callable(model)):
+        raise BadInput(f"model must be a torch module or a torch.export program, is "
+                       f"{type(model).__name__}", field="model")
 
 
 def _load_graph(graph, what):
@@ -131,16 +136,17 @@ def _setup(dep, dep_source, float_graph, snn_source, model, sample_shape):
 def audit(model, dep, data, labels, timesteps=32, tolerance=1.0, snn=None, backend="torch",
           device="cpu", progress=True, batch_size=BATCH) -> AuditResult:
     """Audit ``dep`` (deployed NIR graph or path) against ``model`` (the ANN) on labelled data."""
+    _check_model(model)
     data, labels, T, tolerance = _check_inputs(data, labels, timesteps, tolerance)
-    if isinstance(batch_size, bool) or int(batch_size) < 1:
-        raise BadInput(f"batch_size must be a positive integer, is {batch_size!r}",
-                       field="batch_size")
+    batch_size = positive_int(batch_size, "batch_size")
     dep, dep_source = _load_graph(dep, "deployed")
     float_graph, snn_label, snn_source = _float_graph(snn, dep, dep_source)
     setup = _setup(dep, dep_source, float_graph, snn_source, model, data.shape[1:])
+    _check_labels(labels, _output_size(setup.int_program))
+    _check_memory(setup, T, min(batch_size, data.shape[0]))
     totals = Totals(setup.alignments, setup.modules, setup.scales, T, SCATTER_POINTS)
-    for start in _progress(range(0, data.shape[0], int(batch_size)), progress):
-        x, y = data[start:start + int(batch_size)], labels[start:start + int(batch_size)]
+    for start in _progress(range(0, data.shape[0], batch_size), progress):
+        x, y = data[start:start + batch_size], labels[start:start + batch_size]
         _audit_chunk(setup, model, x, y, start, backend, device, totals)
     return _result(totals, setup, dep, data, labels, tolerance, backend, snn_label)
 
@@ -175,12 +181,28 @@ def _simulate(setup, x, T, backend, device):
 
     nodes = [a.node for a in setup.alignments]
     pf, pq = setup.float_program, setup.int_program
-    xf = prepare_input(pf, x.reshape(x.shape[0], *pf.input_shape), T)
+    xf = prepare_input(pf, x.reshape(x.shape[0], *pf.input_shape), T, record=nodes)
     rf = run_program(pf, xf, backend=backend, device=device, dtype=_float64(backend),
                      record=nodes)
-    xq = prepare_input(pq, x.reshape(x.shape[0], *pq.input_shape), T + setup.latency)
+    xq = prepare_input(pq, x.reshape(x.shape[0], *pq.input_shape), T + setup.latency,
+                       record=nodes)
     rq = run_program(pq, xq, backend=backend, device=device, record=nodes)
     return rf, rq
+
+
+def _check_memory(setup, T, batch) -> None:
+    """Both runs of a batch (their results are compared) fit in memory (docs/memory.md)."""
+    from ..equations.memory import program_bytes, require
+
+    nodes = [a.node for a in setup.alignments]
+    require(program_bytes(setup.float_program, T, batch, nodes)
+            + program_bytes(setup.int_program, T + setup.latency, batch, nodes),
+            hint="lower timesteps or batch_size")
+
+
+def _output_size(program) -> int:
+    """Classes of the deployed graph: the size of its (first) Output."""
+    return int(np.prod(program.op(program.outputs[0]).out_shape))
 
 
 def _audit_chunk(setup, model, x, y, start, backend, device, totals):

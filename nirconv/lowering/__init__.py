@@ -18,7 +18,7 @@ from .. import dialects
 from ..equations.program import Edge, InputOp, NeuronOp, Program
 from ..errors import BadInput, NirconvError, Unsupported
 from .float_view import DEPLOYED, weights_view
-from .ops import BUILDERS, Ctx, neuron_shape
+from .ops import BUILDERS, Ctx, neuron_shape, positive_threshold
 from .records import calibrated_timesteps, deployment, input_encoding, op_info
 from .structure import flatten, order
 
@@ -87,7 +87,8 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
             return resolve_integer_neuron(family, node, ctx, neuron_shape(node, ctx), meta)
     else:
         def resolve(node, ctx):
-            return dia.neuron(node, ctx, neuron_shape(node, ctx), ctx.dt, reset_override=reset)
+            record = dia.neuron(node, ctx, neuron_shape(node, ctx), ctx.dt, reset_override=reset)
+            return positive_threshold(record, ctx)
 
     flat = flatten(graph, source)
     topo, back = order(flat, source)
@@ -113,7 +114,10 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
             raise Unsupported(f"node type {type(node).__name__} is not supported", file=source,
                               node=name, field="type")
         ctx = Ctx(name, in_shape, inputs, source, step, resolve, op_info(node, deployed=quantized))
-        ops[name] = builder(node, ctx)
+        try:
+            ops[name] = builder(node, ctx)
+        except NirconvError as e:  # records validate themselves; say where they came from
+            raise e.at(file=source, node=name) from None
     if mode == "float":  # a recurrent bias acts from step 0 (see structure.delay_after_state)
         topo, ops = _move_delays(flat, topo, back, ops)
     # Outputs of inner subgraphs are pass-throughs; keep only the top-level ones as outputs.

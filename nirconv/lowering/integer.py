@@ -75,6 +75,15 @@ def _limit(node, ctx, key, default):
                        node=ctx.name, field=f"metadata.{key}") from None
 
 
+def _positive(node, ctx, key, shape, dtype=np.int64):
+    """An integer threshold: > 0 (a Speck or Xylo neuron fires floor(v / threshold) times)."""
+    values = _meta(node, ctx, key, shape, dtype)
+    if np.any(values <= 0):
+        raise BadInput("threshold must be positive", file=ctx.source, node=ctx.name,
+                       field=f"metadata.{key}")
+    return values
+
+
 def _spiking(node):
     return isinstance(node, SPIKING)
 
@@ -85,7 +94,7 @@ def _speck(node, ctx, shape, meta):
                           node=ctx.name, field="type")
     bits = int(meta.get("state_bits", 16))
     max_spikes = _limit(node, ctx, "max_spikes", UNLIMITED)
-    return SpeckIAF(shape=shape, threshold=_meta(node, ctx, "threshold_int", shape),
+    return SpeckIAF(shape=shape, threshold=_positive(node, ctx, "threshold_int", shape),
                     bias=_meta(node, ctx, "bias_int", shape),
                     v_init=_meta(node, ctx, "v_init_int", shape),
                     v_min=-(1 << (bits - 1)), v_max=(1 << (bits - 1)) - 1, reset=_reset(node, ctx),
@@ -104,8 +113,9 @@ def _bitshift(family):
     def build(node, ctx, shape, meta):
         spiking = _spiking(node)
         max_spikes = _limit(node, ctx, "max_spikes", 1)
+        threshold = _positive(node, ctx, "threshold_int", shape) if spiking else None
         return BitShiftLIF(
-            shape=shape, threshold=_meta(node, ctx, "threshold_int", shape) if spiking else None,
+            shape=shape, threshold=threshold,
             bias=_meta(node, ctx, "bias_int", shape), v_init=_meta(node, ctx, "v_init_int", shape),
             dash_mem=_dash(node, ctx, "dash_mem", shape), dash_syn=_dash(node, ctx, "dash_syn", shape),
             state_bits=_scalar(node, ctx, "state_bits", int(meta.get("state_bits", 16))),
@@ -159,7 +169,7 @@ def _spinnaker2(node, ctx, shape, meta):
         raise BadInput("missing in the quantized graph", file=ctx.source, node=ctx.name,
                        field="metadata.weight_scale")
     return Float32LIF(shape=shape, alpha=_meta(node, ctx, "alpha", shape, f32),
-                      threshold=_meta(node, ctx, "threshold_f32", shape, f32),
+                      threshold=_positive(node, ctx, "threshold_f32", shape, f32),
                       i_offset=_meta(node, ctx, "i_offset", shape, f32),
                       v_reset=_meta(node, ctx, "v_reset_f32", shape, f32),
                       weight_scale=float(np.float32(np.asarray(scale).ravel()[0])),

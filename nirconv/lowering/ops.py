@@ -198,6 +198,16 @@ def build_neuron(node, ctx):
     return P.NeuronOp(**_base(ctx, record.shape), neuron=record)
 
 
+def positive_threshold(record, ctx):
+    """A spiking float neuron's ``v_threshold`` must be > 0 in every dialect: the same verdict, in
+    the same words, as the quantizer's (``check``/``export``) on the same graph."""
+    th = getattr(record, "v_threshold", None)
+    if th is not None and np.any(np.asarray(th) <= 0):
+        raise BadInput("threshold must be positive", file=ctx.source, node=ctx.name,
+                       field="v_threshold")
+    return record
+
+
 def neuron_shape(node, ctx) -> tuple:
     """The neuron's shape from its parameters, checked against what arrives on its edge."""
     for field in ("v_threshold", "tau_mem", "tau", "r"):

@@ -1,12 +1,13 @@
 """Reading and writing NIR files: atomic writes, robust reads, metadata normalized both ways.
 
-`save` writes with ``nir.write`` into a temporary file in the target folder, then renames it, so no
-partial file is ever left. Metadata values are made HDF5-safe (no None; bools and nested dicts
+`save` writes with ``nir.write`` into memory, then through `nirconv.nir_io.atomic` (a temporary file
+in the target folder, then rename), so no partial file is ever left. Metadata values are made HDF5-safe (no None; bools and nested dicts
 flattened to what h5py stores). `load` reads with the ``nir`` package, turns bytes back into str and
 0-d arrays back into scalars, and wraps every failure into a `BadInput` naming the file.
 """
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import nir
 import numpy as np
 
 from ..errors import BadInput, NirconvError
-from .atomic import atomic_path
+from .atomic import atomic_write_bytes, check_destination
 
 
 # ---------------------------------------------------------------- metadata
@@ -76,8 +77,11 @@ def _map_metadata(graph: nir.NIRGraph, fn) -> nir.NIRGraph:
 # ---------------------------------------------------------------- write
 
 def save(graph: nir.NIRGraph, path, nir_version: str | None = None) -> Path:
-    """Write ``graph`` to ``path`` atomically. ``nir_version="1.0.4"`` writes what nir 1.0.4 reads."""
-    path = Path(path)
+    """Write ``graph`` to ``path`` atomically. ``nir_version="1.0.4"`` writes what nir 1.0.4 reads.
+
+    The HDF5 file is built in memory and written by `atomic_write_bytes` (nirconv/nir_io/atomic.py:
+    destination checks, temp naming, faults), so a full disk or a size limit fails in our code."""
+    path = check_destination(path)
     if nir_version is not None:
         from .compat import downgrade
 
@@ -90,24 +94,29 @@ def save(graph: nir.NIRGraph, path, nir_version: str | None = None) -> Path:
         from .compat import AsDict, prune
 
         storable = AsDict(prune(storable.to_dict(), nir_version))
-    with atomic_path(path) as tmp:
-        try:
-            nir.write(str(tmp), storable)
-            if nir_version is not None:
-                _stamp_version(tmp, nir_version)
-        except NirconvError:
-            raise
-        except Exception as e:  # nir.write raises many kinds; none may leave a partial file
-            raise BadInput(f"could not write NIR file ({type(e).__name__}: {e})",
-                           file=path) from None
+    atomic_write_bytes(path, _hdf5_bytes(storable, nir_version, path))
     return path
 
 
-def _stamp_version(path, version: str) -> None:
+def _hdf5_bytes(storable, nir_version: str | None, path) -> bytes:
+    """The NIR file as bytes (``nir.write`` into memory; nothing touches the disk here)."""
+    buf = io.BytesIO()
+    try:
+        nir.write(buf, storable)
+        if nir_version is not None:
+            _stamp_version(buf, nir_version)
+    except NirconvError:
+        raise
+    except Exception as e:  # nir.write raises many kinds; none may leave a partial file
+        raise BadInput(f"could not write NIR file ({type(e).__name__}: {e})", file=path) from None
+    return buf.getvalue()
+
+
+def _stamp_version(file, version: str) -> None:
     """The file's ``version`` dataset names the nir version it was written for."""
     import h5py
 
-    with h5py.File(path, "r+") as f:
+    with h5py.File(file, "r+") as f:
         if "version" in f:
             del f["version"]
         f.create_dataset("version", data=version, dtype=h5py.string_dtype())

@@ -25,6 +25,7 @@ express exactly is refused with `Unsupported` naming the op and field.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Optional
 
@@ -33,7 +34,7 @@ import numpy as np
 from ..equations.neurons import LoihiCubaLIF
 from ..equations.program import AffineOp, Edge, FlattenOp, InputOp, NeuronOp, OutputOp, Program
 from ..errors import BadInput, Unsupported
-from ..nir_io.atomic import atomic_path
+from ..nir_io.atomic import atomic_write_bytes, check_destination
 
 NETX_BIAS_EXP = 6  # hdf5.py get_neuron_params: 'bias_exp': 6
 NEVER_FIRES_VTH = 1 << 17  # vth << 6 = 2**23 > any v (v saturates at 2**23 - 1); lava-dl's default
@@ -248,14 +249,16 @@ def write_netx(graph_or_program, path, *, source: Optional[str] = None) -> None:
     input_shape, layers = _layers(program)
     for layer in layers:
         _check_exact(layer, program.source)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            group = f.create_group("layer")
-            first = group.create_group("0")
-            _string(first, "type", "input")
-            first.create_dataset("shape", data=np.asarray(input_shape[::-1], np.int64))
-            for i, layer in enumerate(layers, start=1):
-                _write_layer(group.create_group(str(i)), layer)
+    check_destination(path)
+    buf = io.BytesIO()  # built in memory: a failing disk write is ours to report, not h5py's
+    with h5py.File(buf, "w") as f:
+        group = f.create_group("layer")
+        first = group.create_group("0")
+        _string(first, "type", "input")
+        first.create_dataset("shape", data=np.asarray(input_shape[::-1], np.int64))
+        for i, layer in enumerate(layers, start=1):
+            _write_layer(group.create_group(str(i)), layer)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _string(group, key, value):

@@ -30,6 +30,7 @@ ops from the input go to ``weights_in`` (delay 0), weight ops between hidden neu
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, fields
 from typing import Optional
 
@@ -38,7 +39,7 @@ import numpy as np
 from ..equations.neurons import BitShiftLIF
 from ..equations.program import AffineOp, Edge, InputOp, NeuronOp, OutputOp, Program
 from ..errors import BadInput, Unsupported
-from ..nir_io.atomic import atomic_path
+from ..nir_io.atomic import atomic_write_bytes, check_destination
 
 HIDDEN_MAX_SPIKES = 31  # xylosim XyloIAFNeuron.h MAX_NUM_SPIKES
 OUTPUT_MAX_SPIKES = 1  # MAX_NUM_OUT_SPIKES
@@ -203,9 +204,10 @@ def write_rockpool_npz(graph_or_program, path, *, source: Optional[str] = None) 
     program = _as_program(graph_or_program, source)
     spec = spec_from_program(program)
     arrays = spec.arrays()
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a path
-            np.savez(fh, **arrays)
+    check_destination(path)
+    buf = io.BytesIO()  # a file object: np.savez would append ".npz" to a path
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
     return spec
 
 
