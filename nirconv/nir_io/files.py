@@ -150,7 +150,10 @@ def load(path, dialect: str = "auto") -> nir.NIRGraph:
     from .compat import upgrade
     from .metadata import check_graph_metadata
 
-    graph = upgrade(normalize(read_raw(path)))
+    try:
+        graph = upgrade(normalize(read_raw(path)))
+    except NirconvError as e:
+        raise e.with_file(path) from None
     check_graph_metadata(graph, str(path))
     if dialect != "auto":
         graph.metadata = dict(graph.metadata or {}, dialect=dialect)

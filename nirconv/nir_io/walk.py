@@ -2,37 +2,65 @@
 
 A file may nest subgraphs deeply and a graph may hold thousands of nodes: no walk over either may
 use the Python stack (README, "Security and untrusted files"). Every walk over subgraphs goes
-through these helpers.
+through these helpers, and refuses subgraphs nested more than `MAX_NESTING` deep (a graph that
+contains itself is one).
 """
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Callable, Iterator
 
 import nir
+
+from ..errors import BadInput
+from .limits import MAX_NESTING
+
+
+def _too_deep(prefix: str) -> BadInput:
+    return BadInput(f"subgraphs nested more than {MAX_NESTING} deep", node=prefix.rstrip("."),
+                    field="nodes")
 
 
 def graphs(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRGraph]]:
     """``(prefix, graph)`` for the graph and every nested subgraph, parents before children;
     ``prefix`` is the dotted path of the subgraph with a trailing dot (``''`` at the top)."""
-    out, stack = [], [("", graph)]
+    out, stack = [], [("", graph, 0)]
     while stack:
-        prefix, g = stack.pop()
+        prefix, g, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise _too_deep(prefix)
         out.append((prefix, g))
-        subs = [(f"{prefix}{name}.", node) for name, node in g.nodes.items()
+        subs = [(f"{prefix}{name}.", node, depth + 1) for name, node in g.nodes.items()
                 if isinstance(node, nir.NIRGraph)]
         stack.extend(reversed(subs))
     return out
 
 
+def depth_first(graph: nir.NIRGraph) -> Iterator[tuple[str, str, object]]:
+    """The walk a recursive visitor would make: ``("node", dotted name, node)`` for every node
+    that is not a subgraph, in order, a subgraph's nodes where the subgraph stands, and
+    ``("end", prefix, graph)`` after the last node of each graph (innermost graphs first)."""
+    stack = [("", graph, iter(graph.nodes.items()))]
+    while stack:
+        prefix, g, items = stack[-1]
+        item = next(items, None)
+        if item is None:
+            stack.pop()
+            yield "end", prefix, g
+            continue
+        name, node = item
+        if isinstance(node, nir.NIRGraph):
+            if len(stack) > MAX_NESTING:
+                raise _too_deep(f"{prefix}{name}")
+            stack.append((f"{prefix}{name}.", node, iter(node.nodes.items())))
+        else:
+            yield "node", f"{prefix}{name}", node
+
+
 def leaves(graph: nir.NIRGraph) -> dict:
-    """Every node that is not a subgraph, by dotted name (``outer.inner.node``), in file order."""
-    out = {}
-    for prefix, g in graphs(graph):
-        for name, node in g.nodes.items():
-            if not isinstance(node, nir.NIRGraph):
-                out[f"{prefix}{name}"] = node
-    return out
+    """Every node that is not a subgraph, by dotted name (``outer.inner.node``), in the order a
+    recursive walk would find them."""
+    return {name: node for event, name, node in depth_first(graph) if event == "node"}
 
 
 def rebuild(graph: nir.NIRGraph, fn: Callable) -> nir.NIRGraph:

@@ -110,10 +110,16 @@ def is_passthrough(topo, wname) -> bool:
 
 
 def fed_by_input(topo, wname) -> bool:
-    for p in topo.producers(wname):
-        k = kind(topo.nodes[p])
-        if k == "input" or (k == "weight" and is_passthrough(topo, p) and fed_by_input(topo, p)):
-            return True
+    """Whether the Input reaches ``wname`` directly or through pass-through weight layers."""
+    stack, seen = [wname], {wname}
+    while stack:
+        for p in topo.producers(stack.pop()):
+            k = kind(topo.nodes[p])
+            if k == "input":
+                return True
+            if k == "weight" and p not in seen and is_passthrough(topo, p):
+                seen.add(p)
+                stack.append(p)
     return False
 
 
