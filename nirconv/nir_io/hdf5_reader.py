@@ -5,10 +5,10 @@ neither (README, "Security and untrusted files"). Before a byte of data is read,
 walked with h5py's low-level API, which follows no link:
 
 - every link must be a hard link: soft links (dangling or looping), external links (to another
-  file) and user-defined links are refused; no object may be reachable by two hard links (that is
+  file) and user-defined links are refused; no group may be reachable by two hard links (that is
   how a hard-link loop looks);
 - every dataset must keep its bytes in this file: virtual datasets and external raw storage are
-  refused; compression filters are deflate, shuffle, fletcher32 and lzf only;
+  refused;
 - every dataset's type must be a real number, a bool or a string: complex, compound, object
   references, variable-length sequences and opaque types are refused;
 - every dataset has at most `MAX_RANK` axes and its declared ``shape × itemsize``, like the running
@@ -64,32 +64,54 @@ class _Checker:
         self.cap = cap
         self.total = 0
         self.root = h5g.open(h5file.id, b"/")
+        self.memory_types: dict = {}
+        self.groups: dict = {}  # path -> open group, so that datasets open relative to it
+
+    def group(self, path: str):
+        from h5py import h5g
+
+        if path not in self.groups:
+            self.groups[path] = h5g.open(self.root, path.encode())
+        return self.groups[path]
 
     def bad(self, path: str, message: str) -> BadInput:
         node, field = where(path)
         return BadInput(message, file=self.source, node=node, field=field)
 
-    # ---- links and objects, before any data
-    def check_links(self) -> None:
+    # ---- links, before any data
+    def hard_links(self) -> list[str]:
+        """Every link's path, parents before children; each one a hard link, none too deep.
+        HDF5's own walk follows hard links only and enters each group once (no loops)."""
         from h5py import h5l
 
         links: list = []
-        self.root.links.visit(lambda name, info: links.append((name, info.type)), info=True)
+        try:
+            self.root.links.visit(lambda name, info: links.append((name, info.type)), info=True)
+        except Exception as e:  # a corrupt link table
+            raise BadInput(f"corrupt HDF5 structure ({_reason(e)})", file=self.source) from None
+        paths = []
         for raw, kind in links:
             path = self.name(raw)
-            if kind == h5l.TYPE_HARD:
+            if kind != h5l.TYPE_HARD:
+                raise self.not_hard(raw, path, kind)
+            if path.count("/") > 2 * (MAX_NESTING + 1):
                 self.check_depth(path)
-                continue
-            if kind == h5l.TYPE_SOFT:
-                target = _text(self.root.links.get_val(raw))
-                raise self.bad(path, f"is an HDF5 soft link (to {target!r}); links are refused "
-                                     "in .nir files")
-            if kind == h5l.TYPE_EXTERNAL:
-                other, obj = (_text(v) for v in self.root.links.get_val(raw))
-                raise self.bad(path, f"is an HDF5 external link (to {obj!r} in {other!r}); "
-                                     ".nir files must not refer to other files")
-            raise self.bad(path, f"is a user-defined HDF5 link (class {kind}); links are refused "
-                                 "in .nir files")
+            paths.append(path)
+        return paths
+
+    def not_hard(self, raw: bytes, path: str, kind: int) -> BadInput:
+        from h5py import h5l
+
+        if kind == h5l.TYPE_SOFT:
+            target = _text(self.root.links.get_val(raw))
+            return self.bad(path, f"is an HDF5 soft link (to {target!r}); links are refused in "
+                                  ".nir files")
+        if kind == h5l.TYPE_EXTERNAL:
+            other, obj = (_text(v) for v in self.root.links.get_val(raw))
+            return self.bad(path, f"is an HDF5 external link (to {obj!r} in {other!r}); .nir "
+                                  "files must not refer to other files")
+        return self.bad(path, f"is a user-defined HDF5 link (class {kind}); links are refused "
+                              "in .nir files")
 
     def name(self, raw: bytes) -> str:
         try:
@@ -105,50 +127,58 @@ class _Checker:
         if path.count("/") >= MAX_PATH_DEPTH:
             raise self.bad(path, f"HDF5 groups nested more than {MAX_PATH_DEPTH} deep")
 
-    def objects(self) -> list[tuple[str, int]]:
-        """(path, object type) of every object, each reachable by exactly one hard link."""
-        from h5py import h5o
-
-        found: list = []
-        h5o.visit(self.root, lambda name, info: found.append((name, info.type, info.rc)),
-                  info=True)
-        out = []
-        for raw, kind, refs in found:
-            path = self.name(raw)
-            if refs != 1:
-                raise self.bad(path, f"is reachable by {refs} hard links (a loop or an alias); "
-                                     "each object of a .nir file has one")
-            if path != ".":
-                out.append((path, kind))
-        return out
-
-    # ---- one dataset: everything checked from its headers, then read
-    def read(self, path: str):
-        from h5py import h5d
+    def leaf_group(self, path: str) -> dict:
+        """A link HDF5's walk did not enter: an empty group, or a group it entered through
+        another link (a hard-link loop or alias), or no data at all (a named datatype)."""
+        from h5py import h5g
 
         try:
-            ds = h5d.open(self.root, path.encode())
-            plist = ds.get_create_plist()
-        except Exception as e:
-            raise self.bad(path, f"cannot open the dataset ({_reason(e)})") from None
-        if plist.get_layout() == h5d.VIRTUAL:
+            group = h5g.open(self.root, path.encode())
+        except Exception:
+            raise self.bad(path, "is neither a group nor a dataset (an HDF5 named datatype?)") \
+                from None
+        if group.get_num_objs():
+            raise self.bad(path, "is a second hard link to a group (a loop or an alias); each "
+                                 "group of a .nir file has one")
+        return {}
+
+    # ---- one dataset: everything checked from its headers, then read
+    def dataset(self, path: str):
+        """The dataset's value, or None when ``path`` is not a dataset."""
+        from h5py import h5d, h5s
+
+        parent, _, name = path.rpartition("/")
+        try:
+            ds = h5d.open(self.group(parent) if parent else self.root, name.encode())
+        except Exception:
+            return None
+        plist = ds.get_create_plist()
+        layout = plist.get_layout()
+        if layout == h5d.VIRTUAL:
             raise self.bad(path, "is an HDF5 virtual dataset (it reads other datasets or "
                                  "files); refused in .nir files")
-        if plist.get_external_count() > 0:
+        if layout == h5d.CONTIGUOUS and plist.get_external_count() > 0:
             raise self.bad(path, "keeps its data in another file (HDF5 external storage); "
                                  "refused in .nir files")
         dtype = self.dtype(ds, path)
-        shape = self.shape(ds, path)
-        nbytes = math.prod(shape) * dtype.itemsize
+        space = ds.get_space()
+        if space.get_simple_extent_type() == h5s.NULL:
+            raise self.bad(path, "holds no value (an empty HDF5 dataspace)")
+        shape = space.shape
+        if len(shape) > MAX_RANK:
+            raise self.bad(path, f"has {len(shape)} axes, at most {MAX_RANK} are supported")
+        self.count(math.prod(shape) * dtype.itemsize, path)
+        if layout == h5d.CHUNKED and ds.get_storage_size() > _VERIFY_STORAGE_BYTES:
+            self.check_chunks(ds, plist, dtype, path)
+        return self.values(ds, dtype, shape, path)
+
+    def count(self, nbytes: int, path: str) -> None:
         self.total += nbytes
         if nbytes > self.cap:
             raise too_big(nbytes, self.cap, "", file=self.source, **_named(path))
         if self.total > self.cap:
             raise too_big(self.total, self.cap, "the file's arrays up to here: ",
                           file=self.source, **_named(path))
-        if plist.get_layout() == h5d.CHUNKED and plist.get_nfilters():
-            self.check_chunks(ds, plist, dtype, path)
-        return self.values(ds, dtype, shape, path)
 
     def dtype(self, ds, path: str) -> np.dtype:
         import h5py
@@ -158,42 +188,24 @@ class _Checker:
         except Exception as e:
             raise self.bad(path, f"has an HDF5 type nirconv does not read ({_reason(e)})") \
                 from None
-        if dtype.kind == "c":
-            raise self.bad(path, "complex values are not supported")
         if dtype.kind in "biufS" and dtype.fields is None and dtype.shape == ():
             return dtype
+        if dtype.kind == "c":
+            raise self.bad(path, "complex values are not supported")
         if h5py.check_string_dtype(dtype) is not None:
             return dtype
         raise self.bad(path, f"has type {dtype} (object, variable-length, compound or opaque "
                              "data); a .nir holds numbers and strings only")
 
-    def shape(self, ds, path: str) -> tuple:
-        from h5py import h5s
-
-        space = ds.get_space()
-        if space.get_simple_extent_type() == h5s.NULL:
-            raise self.bad(path, "holds no value (an empty HDF5 dataspace)")
-        shape = tuple(int(s) for s in ds.shape)
-        if len(shape) > MAX_RANK:
-            raise self.bad(path, f"has {len(shape)} axes, at most {MAX_RANK} are supported")
-        return shape
-
     def check_chunks(self, ds, plist, dtype, path: str) -> None:
-        """Allowed filters only; when the stored chunks could inflate to more than the cap
-        allows at once, inflate each one here, bounded, before HDF5 does it unbounded."""
+        """A deflate chunk may inflate to 1032 times its stored size, and HDF5 allocates all
+        of it whatever the chunk declares: when the stored chunks are large enough for that to
+        matter, inflate each one here first, bounded by the bytes it declares."""
         from h5py import h5z
 
-        allowed = {h5z.FILTER_DEFLATE, h5z.FILTER_SHUFFLE, h5z.FILTER_FLETCHER32,
-                   h5z.FILTER_LZF}
         filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-        unknown = [f for f in filters if f not in allowed]
-        if unknown:
-            raise self.bad(path, f"uses HDF5 filter {unknown[0]}; nirconv reads deflate (gzip), "
-                                 "shuffle, fletcher32 and lzf only")
         if h5z.FILTER_DEFLATE not in filters:
             return
-        if ds.get_storage_size() <= _VERIFY_STORAGE_BYTES:
-            return  # inflates to at most 1032 x 64 KiB = 66 MiB: not worth a second inflate
         chunk_bytes = math.prod(plist.get_chunk()) * dtype.itemsize
         for i in range(ds.get_num_chunks()):
             offset = ds.get_chunk_info(i).chunk_offset
@@ -206,9 +218,12 @@ class _Checker:
         from h5py import h5s, h5t
 
         out = np.empty(shape, dtype=dtype)
+        key = (dtype.str, repr(dtype.metadata))
+        if key not in self.memory_types:
+            self.memory_types[key] = h5t.py_create(dtype)
         try:
             if out.size:
-                ds.read(h5s.ALL, h5s.ALL, out, h5t.py_create(dtype))
+                ds.read(h5s.ALL, h5s.ALL, out, self.memory_types[key])
         except Exception as e:
             raise self.bad(path, f"cannot read the data ({_reason(e)})") from None
         value = out[()] if out.ndim == 0 else out
@@ -270,57 +285,49 @@ def _open(path: Path):
 
 
 def _insert(tree: dict, parts: list, value: Any) -> None:
+    """``tree[parts[0]]...[parts[-1]] = value``, creating the groups on the way; ``None`` makes
+    the last part a group too."""
     for part in parts[:-1]:
         tree = tree.setdefault(part, {})
-    tree[parts[-1]] = value
+    if value is None:
+        tree.setdefault(parts[-1], {})
+    else:
+        tree[parts[-1]] = value
 
 
 def read_tree(path) -> dict:
     """The file's ``node`` group as nested dicts of numpy values (scalar strings decoded), after
     every check of this module. The only function that reads a `.nir`'s data."""
-    from h5py import h5o
-
     path = Path(path)
-    cap = max_array_bytes()
     with _open(path) as f:
-        checker = _Checker(f, str(path), cap)
-        try:
-            checker.check_links()
-            objects = checker.objects()
-        except BadInput:
-            raise
-        except Exception as e:  # a corrupt link table or object header
-            raise BadInput(f"corrupt HDF5 structure ({_reason(e)})", file=path) from None
-        if ("node", h5o.TYPE_GROUP) not in objects:
+        checker = _Checker(f, str(path), max_array_bytes())
+        paths = checker.hard_links()
+        groups = {p.rpartition("/")[0] for p in paths if "/" in p}
+        if "node" not in groups and "node" not in paths:
             raise BadInput("not a NIR file (no 'node' group)", file=path)
         tree: dict = {}
-        for name, kind in objects:
-            parts = name.split("/")
-            if parts[0] != "node" or len(parts) == 1:
+        for name in paths:
+            if not name.startswith("node/"):
                 continue
-            if kind == h5o.TYPE_GROUP:
-                _insert(tree, parts[1:], {})
-            elif kind == h5o.TYPE_DATASET:
-                _insert(tree, parts[1:], checker.read(name))
-            else:
-                raise checker.bad(name, "is an HDF5 named datatype, not data")
+            parts = name.split("/")[1:]
+            if name in groups:
+                _insert(tree, parts, None)  # the group's dict, created once
+                continue
+            value = checker.dataset(name)
+            _insert(tree, parts, checker.leaf_group(name) if value is None else value)
     return tree
 
 
 def read_version(path) -> str | None:
     """The file's ``version`` dataset (the nir version it was written for), read only after the
-    same checks as `read_tree`; None when there is none."""
-    from h5py import h5o
-
+    same link checks as `read_tree`; None when there is none."""
     path = Path(path)
     with _open(path) as f:
         checker = _Checker(f, str(path), max_array_bytes())
-        checker.check_links()
-        objects = dict(checker.objects())
-        if objects.get("version") != h5o.TYPE_DATASET:
+        if "version" not in checker.hard_links():
             return None
-        value = checker.read("version")
-    return value if isinstance(value, str) else str(value)
+        value = checker.dataset("version")
+    return None if value is None else value if isinstance(value, str) else str(value)
 
 
 def has_node_group(path) -> bool:
