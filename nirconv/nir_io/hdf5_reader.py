@@ -143,6 +143,17 @@ class _Checker:
         return {}
 
     # ---- one dataset: everything checked from its headers, then read
+    def leaf(self, path: str):
+        """The value of the dataset at ``path`` (or ``{}`` for an empty group); whatever h5py
+        raises on a corrupt object is a BadInput naming node and field."""
+        try:
+            value = self.dataset(path)
+            return self.leaf_group(path) if value is None else value
+        except BadInput:
+            raise
+        except Exception as e:
+            raise self.bad(path, f"cannot read ({_reason(e)})") from None
+
     def dataset(self, path: str):
         """The dataset's value, or None when ``path`` is not a dataset."""
         from h5py import h5d, h5s
@@ -313,8 +324,7 @@ def read_tree(path) -> dict:
             if name in groups:
                 _insert(tree, parts, None)  # the group's dict, created once
                 continue
-            value = checker.dataset(name)
-            _insert(tree, parts, checker.leaf_group(name) if value is None else value)
+            _insert(tree, parts, checker.leaf(name))
     return tree
 
 
@@ -326,8 +336,8 @@ def read_version(path) -> str | None:
         checker = _Checker(f, str(path), max_array_bytes())
         if "version" not in checker.hard_links():
             return None
-        value = checker.dataset("version")
-    return None if value is None else value if isinstance(value, str) else str(value)
+        value = checker.leaf("version")
+    return value if isinstance(value, str) else None
 
 
 def has_node_group(path) -> bool:

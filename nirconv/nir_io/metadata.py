@@ -139,8 +139,8 @@ def check_metadata(meta: dict, level: str, source: str, node: str | None) -> Non
         raise BadInput("metadata must be a mapping of keys to values", file=source, node=node,
                        field="metadata")
     for key, value in meta.items():
-        spec = KEYS.get(key)
-        if spec is None or level not in spec.level:
+        spec = KEYS.get(key)  # at either level: a key means the same on a graph and a node
+        if spec is None:
             continue
         problem = _type_problem(spec.type, value) or _range_problem(key, value)
         if problem:

@@ -136,12 +136,38 @@ class _Repair:
         if not isinstance(d.get("metadata", {}), dict):
             raise self.bad("metadata must be a group of values", name, "metadata")
         if cls in (nir.Input, nir.Output):
+            if d.get("shape") is not None:
+                d["shape"] = self.shape(d["shape"], name)
             return d
+        self.numbers(d, name)
         self.fill_version_defaults(cls, d, name)
         self.check_fields(cls, d, name)
         if "v_threshold" in d or "tau" in d or "tau_mem" in d or "r" in d:
             self.broadcast_params(d, name)
         return d
+
+    def numbers(self, d: dict, name: str) -> None:
+        """Every field but ``type``, ``metadata`` and a conv's ``padding`` word holds numbers."""
+        for key, value in d.items():
+            if key in ("type", "metadata") or value is None \
+                    or (key == "padding" and isinstance(value, str)):
+                continue
+            kind = "group" if isinstance(value, dict) else np.asarray(value).dtype.kind
+            if kind == "c":
+                raise self.bad("complex values are not supported", name, key)
+            if kind not in "biuf":
+                raise self.bad(f"must be numbers, is {_short(value)}", name, key)
+
+    def shape(self, value, name) -> np.ndarray:
+        """An Input's or Output's shape: non-negative integers whose product fits the cap."""
+        from .limits import check_shape
+
+        arr = np.atleast_1d(np.asarray(value))
+        if arr.ndim != 1 or arr.dtype.kind not in "biuf" or not np.all(np.isfinite(arr)) \
+                or not np.all(arr == np.round(arr)):
+            raise self.bad(f"shape must be a list of integers, is {_short(value)}", name, "shape")
+        return np.asarray(check_shape(arr, file=self.source, node=name, field="shape"),
+                          dtype=np.int64)
 
     def fill_version_defaults(self, cls, d, name):
         fields = {f.name for f in dataclasses.fields(cls)}
@@ -215,6 +241,11 @@ class _Repair:
                 if d.get("type") == "Output" and shape is not None and np.size(shape) >= 2 \
                         and int(np.asarray(shape).ravel()[0]) == 1:
                     d["shape"] = np.asarray(shape).ravel()[1:]
+
+
+def _short(value) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _lookup(nodes: dict, name: str):
