@@ -75,6 +75,23 @@ def _base(ctx, out_shape, field="output_type"):
                 out_shape=out_shape)
 
 
+def _known(ctx) -> tuple:
+    """The arriving shape, which a shape-preserving op needs."""
+    if ctx.in_shape is None:
+        raise ctx.bad("input shape unknown (no edge from an Input reaches this node)",
+                      "input_type")
+    return ctx.in_shape
+
+
+def _broadcast(ctx, values: np.ndarray, shape, field) -> np.ndarray:
+    """``values`` repeated to ``shape``, or a BadInput naming the field."""
+    try:
+        return np.broadcast_to(values, tuple(shape)).copy()
+    except ValueError:
+        raise ctx.bad(f"has shape {np.shape(values)}, which does not fit {tuple(shape)}",
+                      field) from None
+
+
 def _require_shape(ctx, expected, field="input_type"):
     if ctx.in_shape is None:
         raise ctx.bad("input shape unknown (no edge from an Input reaches this node)", field)
@@ -100,7 +117,7 @@ def build_affine(node, ctx):
 
 def build_scale(node, ctx):
     s = array(ctx, node, "scale")
-    return P.ScaleOp(**_base(ctx, ctx.in_shape), scale=np.broadcast_to(s, ctx.in_shape).copy())
+    return P.ScaleOp(**_base(ctx, _known(ctx)), scale=_broadcast(ctx, s, ctx.in_shape, "scale"))
 
 
 def _conv_out(size, k, s, p, d):
@@ -139,7 +156,7 @@ def build_conv(node, ctx):
         raise ctx.bad(f"kernel larger than the padded input {ctx.in_shape}", "weight")
     b = array(ctx, node, "bias", required=False)
     if b is not None:
-        b = np.broadcast_to(b, (w.shape[0],)).copy()
+        b = _broadcast(ctx, b.ravel() if b.size == w.shape[0] else b, (w.shape[0],), "bias")
     meta = node.metadata or {}
     field = "padding" if any(padding) else "weight"
     return P.ConvOp(**_base(ctx, (w.shape[0], *spatial), field), weight=w, bias=b, stride=stride,
@@ -180,16 +197,25 @@ def build_delay(node, ctx):
     d = array(ctx, node, "delay")
     if ctx.dt is None:
         raise ctx.bad("a Delay needs dt (from the graph metadata, the dialect or --dt)", "dt")
-    steps = np.rint(d / ctx.dt).astype(np.int64)
-    if np.any(steps < 0):
+    steps_f = np.rint(d / ctx.dt)
+    if np.any(steps_f < 0):
         raise ctx.bad("negative delay", "delay")
-    return P.DelayOp(**_base(ctx, ctx.in_shape), steps=np.broadcast_to(steps, ctx.in_shape).copy())
+    if np.any(steps_f > 2**40):
+        raise ctx.bad(f"delay of {float(np.max(steps_f)):.3g} steps", "delay")
+    steps = steps_f.astype(np.int64)
+    # the simulators keep the last max(steps) + 1 steps of the arriving values
+    check_shape((int(steps.max(initial=0)) + 1, *_known(ctx)), file=ctx.source, node=ctx.name,
+                field="delay", what="delay buffer")
+    return P.DelayOp(**_base(ctx, _known(ctx)), steps=_broadcast(ctx, steps, ctx.in_shape, "delay"))
 
 
 def build_threshold(node, ctx):
     th = array(ctx, node, "threshold")
     compare = (node.metadata or {}).get("compare", ">")
-    return P.ThresholdOp(**_base(ctx, ctx.in_shape), threshold=np.broadcast_to(th, ctx.in_shape).copy(),
+    if compare not in (">", ">="):
+        raise ctx.bad(f"compare must be '>' or '>=', is {compare!r}", "metadata.compare")
+    return P.ThresholdOp(**_base(ctx, _known(ctx)),
+                         threshold=_broadcast(ctx, th, ctx.in_shape, "threshold"),
                          compare=compare)
 
 
