@@ -163,14 +163,16 @@ class _Checker:
             ds = h5d.open(self.group(parent) if parent else self.root, name.encode())
         except Exception:
             return None
-        plist = ds.get_create_plist()
-        layout = plist.get_layout()
-        if layout == h5d.VIRTUAL:
-            raise self.bad(path, "is an HDF5 virtual dataset (it reads other datasets or "
-                                 "files); refused in .nir files")
-        if layout == h5d.CONTIGUOUS and plist.get_external_count() > 0:
-            raise self.bad(path, "keeps its data in another file (HDF5 external storage); "
-                                 "refused in .nir files")
+        plist = layout = None
+        if ds.get_offset() is None:  # not a plain contiguous block of this file: look closer
+            plist = ds.get_create_plist()
+            layout = plist.get_layout()
+            if layout == h5d.VIRTUAL:
+                raise self.bad(path, "is an HDF5 virtual dataset (it reads other datasets or "
+                                     "files); refused in .nir files")
+            if layout == h5d.CONTIGUOUS and plist.get_external_count() > 0:
+                raise self.bad(path, "keeps its data in another file (HDF5 external storage); "
+                                     "refused in .nir files")
         dtype = self.dtype(ds, path)
         space = ds.get_space()
         if space.get_simple_extent_type() == h5s.NULL:
@@ -192,14 +194,22 @@ class _Checker:
                           file=self.source, **_named(path))
 
     def dtype(self, ds, path: str) -> np.dtype:
+        """The NumPy type the dataset is read as; HDF5 converts the file's bytes to it."""
         import h5py
+        from h5py import h5t
 
+        tid = ds.get_type()
+        kind, size = tid.get_class(), tid.get_size()
+        if kind == h5t.FLOAT and size in (2, 4, 8):
+            return np.dtype(f"f{size}")
+        if kind == h5t.INTEGER and size in (1, 2, 4, 8):
+            return np.dtype(f"{'u' if tid.get_sign() == h5t.SGN_NONE else 'i'}{size}")
         try:
-            dtype = ds.dtype
+            dtype = tid.dtype
         except Exception as e:
             raise self.bad(path, f"has an HDF5 type nirconv does not read ({_reason(e)})") \
                 from None
-        if dtype.kind in "biufS" and dtype.fields is None and dtype.shape == ():
+        if dtype.kind in "bufiS" and dtype.fields is None and dtype.shape == ():
             return dtype
         if dtype.kind == "c":
             raise self.bad(path, "complex values are not supported")
