@@ -248,11 +248,15 @@ class _Checker:
         except Exception as e:
             raise self.bad(path, f"cannot read the data ({_reason(e)})") from None
         value = out[()] if out.ndim == 0 else out
-        if isinstance(value, bytes):
-            try:
+        try:
+            if isinstance(value, bytes):
                 return value.decode("utf8")
-            except UnicodeDecodeError:
-                raise self.bad(path, "text that is not UTF-8") from None
+            if out.dtype.kind in "SO":  # names and labels: decoded later, checked now
+                for item in out.ravel().tolist():
+                    if isinstance(item, bytes):
+                        item.decode("utf8")
+        except UnicodeDecodeError:
+            raise self.bad(path, "text that is not UTF-8") from None
         return value
 
 

@@ -20,7 +20,8 @@ _spec.loader.exec_module(H)
 
 VALUES = [lambda: "abc", lambda: np.array([]), lambda: np.float64("nan"), lambda: -1.0,
           lambda: 0, lambda: 10**12, lambda: np.zeros((2, 2, 2)), lambda: np.int8(1),
-          lambda: np.array([b"a", b"b"]), lambda: np.ones((1,)), lambda: np.full(3, np.inf),
+          lambda: np.array([b"a", b"b"]), lambda: np.array([b"\xff\xfe"]), lambda: b"\xff",
+          lambda: np.ones((1,)), lambda: np.full(3, np.inf),
           lambda: np.array([[1, 2]]), lambda: np.array([-5, 3]), lambda: "NIRGraph",
           lambda: "Affine", lambda: "IF", lambda: np.zeros((0, 4)), lambda: np.ones((4, 3)),
           lambda: 1e-3]
