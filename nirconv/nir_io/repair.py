@@ -1,7 +1,10 @@
 """Reading the NIR files peers really write, including the ones ``nir.read`` rejects.
 
-``nir.read`` type-checks the whole graph and builds every node from the file's fields. Real files
-fail it for reasons that can be inferred away (see docs/equations/dialects.md):
+Every file `nirconv.load` reads goes through here: its HDF5 checked and read into plain dicts by
+nir_io/hdf5_reader.py (never ``nir.read``, which follows links and reads before it checks sizes),
+repaired, and built with nir's own node classes without nir's type inference (quadratic in the
+edges; the lowering checks shapes along the edges instead). ``nir.read`` type-checks the whole
+graph; real files fail it for reasons that can be inferred away (see docs/equations/dialects.md):
 
 - norse 1.1 and Rockpool 3.1 write the Input (and Output) type with the batch axis, e.g. ``(1, 12)``
   in front of an ``Affine`` that takes 12: the leading axis is dropped when the rest is exactly
@@ -17,9 +20,10 @@ fail it for reasons that can be inferred away (see docs/equations/dialects.md):
   subgraphs would fail it); recurrent edges are left to the lowering, which finds back edges.
 
 What cannot be inferred is a `BadInput` naming the file, node and field: an unknown node type, a
-missing required field, a field nir does not know, parameters whose shapes do not broadcast.
-The file is read once with h5py into plain dicts; the repairs work on copies (nothing read is
-mutated in place) and return notes saying what was changed.
+missing required field, a field nir does not know, a field that holds no numbers, parameters whose
+shapes do not broadcast, a declared shape above the array cap (nir_io/limits.py). The repairs work
+on copies (nothing read is mutated in place), walk nested graphs without recursion, and return
+notes saying what was changed.
 """
 from __future__ import annotations
 
