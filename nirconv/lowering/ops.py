@@ -173,8 +173,8 @@ def build_pool(node, ctx):
     p = _tuple(node.padding, 2, ctx, "padding")
     spatial = tuple(_conv_out(n, kk, ss, pp, 1) for n, kk, ss, pp in zip(ctx.in_shape[1:], k, s, p))
     mode = "sum" if isinstance(node, nir.SumPool2d) else "avg"
-    return P.PoolOp(**_base(ctx, (ctx.in_shape[0], *spatial), "padding"), kernel=k, stride=s, padding=p,
-                    mode=mode)
+    return P.PoolOp(**_base(ctx, (ctx.in_shape[0], *spatial), "padding"), kernel=k, stride=s,
+                    padding=p, mode=mode)
 
 
 def build_flatten(node, ctx):

@@ -4,7 +4,8 @@ A `.nir` file is small on disk but may declare arrays of any size: a gzip datase
 32 KB, an Input of 100000 × 100000 is one short array. Nothing is materialized before its size is
 known and checked against one cap, `max_array_bytes()`:
 
-- every dataset's declared ``shape × itemsize``, and their running total per file, before it is read;
+- every dataset's declared ``shape × itemsize``, and their running total per file, before it is
+  read;
 - every node shape the reader or the lowering derives (an Input's shape, a conv's output after its
   padding, a neuron population) at 8 bytes per element, before anything is allocated from it.
 

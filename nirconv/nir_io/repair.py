@@ -299,8 +299,9 @@ def build(d: dict, source: str) -> nir.NIRGraph:
             done[id(g)] = nir.NIRGraph(nodes=nodes, edges=g["edges"],
                                        metadata=dict(g.get("metadata", {})), type_check=False)
         except Exception as e:
-            raise BadInput(f"invalid graph ({str(e).splitlines()[0] if str(e) else type(e).__name__})",
-                           file=source, node=prefix.rstrip(".") or None) from None
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise BadInput(f"invalid graph ({why})", file=source,
+                           node=prefix.rstrip(".") or None) from None
     return done[id(d)]
 
 

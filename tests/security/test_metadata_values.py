@@ -1,5 +1,5 @@
-"""Metadata values nirconv computes with are checked when a file is read (nirconv/nir_io/metadata.py,
-the documented table): a wrong type or range is a one-line BadInput naming node and
+"""Metadata values nirconv computes with are checked when a file is read (the documented table of
+nirconv/nir_io/metadata.py): a wrong type or range is a one-line BadInput naming node and
 ``metadata.<key>`` (exit 2), never a ValueError from float() or int() (exit 3)."""
 from __future__ import annotations
 
