@@ -25,6 +25,9 @@ class FlatGraph:
 def _endpoint(graph: nir.NIRGraph, name: str, role: str, source: str) -> str:
     """Resolve an edge endpoint to a leaf node name (relative to ``graph``): an edge into or out
     of a subgraph goes to its one Input or Output, at any depth (walked, not recursed)."""
+    node = graph.nodes.get(name)
+    if node is not None and not isinstance(node, nir.NIRGraph):
+        return name  # the common case: a node of this graph
     path: list = []
     g = graph
     while True:
