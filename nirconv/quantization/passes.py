@@ -33,13 +33,17 @@ class PassFailed(NirconvError):
 
 
 def run_passes(graph: nir.NIRGraph, passes: list[Pass], source: str = "<memory>") -> nir.NIRGraph:
+    """Run ``passes`` in order; each gets its own `working_copy` of the graph (edited in place by
+    the pass, never the caller's graph)."""
+    from .graph import working_copy
+
     done: list[str] = []
     for p in passes:
         why = p.requires(graph)
         if why:
             raise PassFailed(f"quantization pass '{p.name}' cannot run (after "
                              f"{', '.join(done) or 'nothing'}): {why}", file=source)
-        graph = p.run(graph)
+        graph = p.run(working_copy(graph))
         why = p.ensures(graph)
         if why:
             raise PassFailed(f"quantization pass '{p.name}' broke its postcondition (after "
