@@ -54,24 +54,38 @@ def speck_layer_memory(net: Net, wname: str) -> dict:
 
 
 def _matching(eligible: dict, n_cores: int) -> dict:
-    """Maximum bipartite matching layer -> core (Kuhn's augmenting paths)."""
+    """Maximum bipartite matching layer -> core (Kuhn's augmenting paths, searched with an explicit
+    stack: any number of layers and cores)."""
     core_of: dict = {}
     layer_at: dict = {}
-
-    def augment(layer, seen):
-        for c in eligible[layer]:
-            if c in seen:
-                continue
-            seen.add(c)
-            if c not in layer_at or augment(layer_at[c], seen):
-                layer_at[c] = layer
-                core_of[layer] = c
-                return True
-        return False
-
     for layer in eligible:
-        augment(layer, set())
+        _augment(layer, eligible, core_of, layer_at)
     return core_of
+
+
+def _augment(start, eligible: dict, core_of: dict, layer_at: dict) -> bool:
+    """Find a path from layer ``start`` to a free core through occupied cores (depth first, cores
+    in the order listed) and shift every layer on it one core along."""
+    seen: set = set()
+    stack = [(start, iter(eligible[start]))]
+    path: list = []  # (layer, core) chosen on each level but the top: len(path) == len(stack) - 1
+    while stack:
+        layer, cores = stack[-1]
+        core = next((c for c in cores if c not in seen), None)
+        if core is None:
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        seen.add(core)
+        path.append((layer, core))
+        if core not in layer_at:
+            for lay, c in path:
+                layer_at[c] = lay
+                core_of[lay] = c
+            return True
+        stack.append((layer_at[core], iter(eligible[layer_at[core]])))
+    return False
 
 
 def layer_per_core(net: Net, t):

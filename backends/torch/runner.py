@@ -89,15 +89,22 @@ class Plan:
 
 
 def _reads_input(program: Program, op) -> bool:
-    """Whether every value arriving at ``op`` comes straight from an Input (through reshapes)."""
-    if not op.inputs:
-        return False
-    for e in op.inputs:
-        src = program.op(e.src)
-        if isinstance(src, InputOp):
-            continue
-        if not (isinstance(src, FlattenOp) and _reads_input(program, src)):
+    """Whether every value arriving at ``op`` comes straight from an Input (through reshapes;
+    walked with an explicit stack)."""
+    stack, seen = [op], set()
+    while stack:
+        current = stack.pop()
+        if not current.inputs:
             return False
+        for e in current.inputs:
+            src = program.op(e.src)
+            if isinstance(src, InputOp):
+                continue
+            if not isinstance(src, FlattenOp):
+                return False
+            if src.name not in seen:
+                seen.add(src.name)
+                stack.append(src)
     return True
 
 

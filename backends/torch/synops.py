@@ -41,21 +41,28 @@ def _spiking_op(op, program: Program) -> bool:
 
 
 def carries_spikes(program: Program, name: str, seen=None) -> bool:
-    """Whether every value arriving at op ``name`` is a spike count."""
+    """Whether every value arriving at op ``name`` is a spike count (walked upstream through
+    pass-through ops with an explicit stack: chains of any length)."""
     seen = set() if seen is None else seen
-    op = program.op(name)
     results = []
-    for e in op.inputs:
-        if e.src in seen:
-            continue
-        seen.add(e.src)
-        src = program.op(e.src)
-        if isinstance(src, PoolOp) and src.mode == "avg":
-            results.append(False)  # averaged spikes are no longer counts
-        elif isinstance(src, PASS_THROUGH):
-            results.append(carries_spikes(program, e.src, seen))
-        else:
-            results.append(_spiking_op(src, program))
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        found = False
+        for e in program.op(current).inputs:
+            if e.src in seen:
+                continue
+            seen.add(e.src)
+            found = True
+            src = program.op(e.src)
+            if isinstance(src, PoolOp) and src.mode == "avg":
+                results.append(False)  # averaged spikes are no longer counts
+            elif isinstance(src, PASS_THROUGH):
+                stack.append(e.src)
+            else:
+                results.append(_spiking_op(src, program))
+        if not found and current != name:
+            results.append(False)  # a pass-through that brings nothing new
     return all(results) and bool(results)
 
 

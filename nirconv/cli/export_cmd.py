@@ -17,12 +17,9 @@ FORMATS = {"nir": None, "rockpool": "xylo", "netx": "loihi2"}
 def _is_nir(path: Path) -> bool:
     if path.suffix == ".nir":
         return True
-    try:
-        import h5py
-        with h5py.File(path, "r") as f:
-            return "node" in f
-    except Exception:
-        return False
+    from ..nir_io.hdf5_reader import has_node_group
+
+    return has_node_group(path)
 
 
 def _load_model(path, arch):

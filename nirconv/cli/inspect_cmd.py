@@ -40,21 +40,24 @@ def command(graph, as_json):
 
 
 def describe(g: nir.NIRGraph, path) -> dict:
-    nodes, edges = {}, []
-    _walk(g, "", nodes, edges)
+    nodes, edges = _walk(g)
     return {"nodes": {name: _node_info(node) for name, node in nodes.items()},
             "edges": [[s, d] for s, d in edges],
             "metadata": _summarize(dict(g.metadata or {})),
             "facts": _facts(g, nodes, path)}
 
 
-def _walk(g: nir.NIRGraph, prefix: str, nodes: dict, edges: list) -> None:
-    for name, node in g.nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            _walk(node, f"{prefix}{name}.", nodes, edges)
+def _walk(g: nir.NIRGraph) -> tuple[dict, list]:
+    """Leaf nodes by dotted name and every graph's edges, dotted (no recursion: any depth)."""
+    from ..nir_io.walk import depth_first
+
+    nodes, edges = {}, []
+    for event, name, item in depth_first(g):
+        if event == "node":
+            nodes[name] = item
         else:
-            nodes[prefix + name] = node
-    edges.extend((prefix + s, prefix + d) for s, d in g.edges)
+            edges.extend((name + s, name + d) for s, d in item.edges)
+    return nodes, edges
 
 
 def _shape(node):
@@ -77,16 +80,15 @@ def _node_info(node) -> dict:
 
 
 def _summarize(meta: dict) -> dict:
-    out = {}
-    for key, value in meta.items():
-        if isinstance(value, dict):
-            out[key] = _summarize(value)
-        elif isinstance(value, np.ndarray) and value.size > MAX_LISTED:
-            out[key] = {"array_shape": list(value.shape), "dtype": str(value.dtype),
-                        "min": _num(value.min()), "max": _num(value.max())}
-        else:
-            out[key] = value
-    return out
+    from ..nir_io.walk import map_dict
+
+    def leaf(value):
+        if isinstance(value, np.ndarray) and value.size > MAX_LISTED:
+            return {"array_shape": list(value.shape), "dtype": str(value.dtype),
+                    "min": _num(value.min()), "max": _num(value.max())}
+        return value
+
+    return map_dict(meta, leaf)
 
 
 def _num(v):
@@ -137,14 +139,9 @@ def _recurrent(g, path):
 
 
 def _file_version(path):
-    import h5py
+    from ..nir_io.hdf5_reader import read_version
 
-    try:
-        with h5py.File(path, "r") as f:
-            value = f["version"][()] if "version" in f else None
-    except (OSError, KeyError):
-        return None
-    return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
+    return read_version(path)
 
 
 def _count_types(nodes: dict) -> dict:

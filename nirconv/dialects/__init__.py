@@ -92,13 +92,7 @@ def guess_from_graph(graph) -> str | None:
     return None
 
 
-def _leaves(graph, prefix: str = "") -> dict:
-    import nir
+def _leaves(graph) -> dict:
+    from ..nir_io.walk import leaves
 
-    out = {}
-    for name, node in graph.nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            out.update(_leaves(node, f"{prefix}{name}."))
-        else:
-            out[f"{prefix}{name}"] = node
-    return out
+    return leaves(graph)

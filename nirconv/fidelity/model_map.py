@@ -23,13 +23,11 @@ OUTPUT = "<output>"  # a spiking readout without a module of its own stands for 
 SCALE_KEYS = ("scale",)
 
 
-def _flat_nodes(graph, prefix=""):
-    for name, node in graph.nodes.items():
-        full = f"{prefix}{name}"
-        if hasattr(node, "nodes") and hasattr(node, "edges"):
-            yield from _flat_nodes(node, full + ".")
-        else:
-            yield full, node
+def _flat_nodes(graph):
+    """(dotted name, node) of every node that is not a subgraph (walked, not recursed)."""
+    from ..nir_io.walk import leaves
+
+    return leaves(graph).items()
 
 
 def _meta_value(node, keys):

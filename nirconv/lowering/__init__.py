@@ -9,6 +9,7 @@ The graph is not mutated. Every error names the file, node and field.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import nir
@@ -17,6 +18,7 @@ import numpy as np
 from .. import dialects
 from ..equations.program import Edge, InputOp, NeuronOp, Program
 from ..errors import BadInput, NirconvError, Unsupported
+from ..nir_io.limits import check_shape
 from .float_view import DEPLOYED, weights_view
 from .ops import BUILDERS, Ctx, neuron_shape, positive_threshold
 from .records import calibrated_timesteps, deployment, input_encoding, op_info
@@ -29,11 +31,20 @@ PROVENANCE_KEYS = ("nirconv_version", "source_model", "normalization", "granular
                    "calibration_timesteps", "calibration_choice", "scale_factor", "readout")
 
 
-def graph_dt(metadata: dict, dt: Optional[float]) -> Optional[float]:
-    if dt is not None:
-        return float(dt)
-    value = metadata.get("dt")
-    return None if value is None else float(value)
+def graph_dt(metadata: dict, dt: Optional[float], source: str = "<memory>") -> Optional[float]:
+    """The time step in seconds: ``dt`` when given, else the graph's ``metadata.dt``; a finite
+    positive number, or a BadInput naming where it came from."""
+    value, field = (dt, "dt") if dt is not None else (metadata.get("dt"), "metadata.dt")
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise BadInput(f"dt must be a number of seconds, is {type(value).__name__} "
+                       f"{str(value)[:40]!r}", file=source, field=field)
+    step = float(value)
+    if not (math.isfinite(step) and step > 0):
+        raise BadInput(f"dt must be positive, is {step}", file=source, field=field)
+    return step
 
 
 def is_quantized(metadata: dict) -> bool:
@@ -44,8 +55,8 @@ def _input_shape(node, name, source, batch_axis: bool):
     shape = node.input_type.get("input") if isinstance(node.input_type, dict) else None
     if shape is None:
         raise BadInput("Input node has no shape", file=source, node=name, field="shape")
-    shape = tuple(int(s) for s in np.atleast_1d(np.asarray(shape)))
-    return shape
+    return check_shape(np.atleast_1d(np.asarray(shape)).ravel(), file=source, node=name,
+                       field="shape")
 
 
 def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
@@ -71,13 +82,13 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
     else:
         dialect_name = dialects.detect(meta, graph) if dialect == "auto" else dialect
         dia = dialects.get(dialect_name)
-    step = graph_dt(meta, dt)
+    step = graph_dt(meta, dt, source)
     # A dialect's fixed dt applies when the user named the dialect, or when ``auto`` recognised
     # a writer whose files fix it (norse's from_nir dt=1 ms is only a default: not from a guess).
     trusted = dialect != "auto" or getattr(dia, "auto_dt", True)
     if step is None and trusted and getattr(dia, "default_dt", None) is not None:
         step = float(dia.default_dt)
-    if step is not None and not step > 0:
+    if step is not None and not step > 0:  # a dialect's own dt
         raise BadInput(f"dt must be positive, is {step}", file=source, field="dt")
 
     if mode == "int":

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..equations import program as P
 from ..errors import BadInput, Unsupported
+from ..nir_io.limits import check_shape
 
 
 class Ctx:
@@ -38,6 +39,8 @@ def array(ctx: Ctx, node, field: str, dtype=np.float64, required=True):
         return None
     if hasattr(value, "detach"):  # torch tensors written by some peers
         value = value.detach().cpu().numpy()
+    if np.iscomplexobj(value):  # never cast silently to the real part
+        raise ctx.bad("complex values are not supported", field)
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as e:
@@ -47,23 +50,50 @@ def array(ctx: Ctx, node, field: str, dtype=np.float64, required=True):
     return arr
 
 
-def _tuple(value, n, ctx, field):
+def _tuple(value, n, ctx, field, lo=0):
+    """``n`` integers of at least ``lo`` (one value stands for all ``n``)."""
     if value is None:
         raise ctx.bad("missing", field)
-    arr = np.atleast_1d(np.asarray(value)).astype(np.int64).ravel()
+    arr = np.atleast_1d(np.asarray(value)).ravel()
+    if arr.dtype.kind not in "biuf" or not np.all(np.isfinite(arr)) \
+            or not np.all(arr == np.round(arr)):
+        raise ctx.bad(f"must be integers, is {arr.tolist()[:8]}", field)
     if arr.size == 1:
         arr = np.repeat(arr, n)
     if arr.size != n:
         raise ctx.bad(f"needs {n} values, has {arr.size}", field)
+    if np.any(arr < lo) or np.any(np.abs(arr) > 2**40):
+        raise ctx.bad(f"must be integers of at least {lo}, is {arr.tolist()}", field)
     return tuple(int(a) for a in arr)
 
 
-def _base(ctx, out_shape):
+def _base(ctx, out_shape, field="output_type"):
+    """The fields every op has; its output shape checked against the array cap before anything
+    is allocated from it (nir_io/limits.py)."""
+    out_shape = check_shape(out_shape, file=ctx.source, node=ctx.name, field=field,
+                            what="output shape")
     base = dict(name=ctx.name, inputs=ctx.inputs, in_shape=tuple(ctx.in_shape),
-                out_shape=tuple(int(s) for s in out_shape))
+                out_shape=out_shape)
     if ctx.info is not None:
         base["info"] = ctx.info
     return base
+
+
+def _known(ctx) -> tuple:
+    """The arriving shape, which a shape-preserving op needs."""
+    if ctx.in_shape is None:
+        raise ctx.bad("input shape unknown (no edge from an Input reaches this node)",
+                      "input_type")
+    return ctx.in_shape
+
+
+def _broadcast(ctx, values: np.ndarray, shape, field) -> np.ndarray:
+    """``values`` repeated to ``shape``, or a BadInput naming the field."""
+    try:
+        return np.broadcast_to(values, tuple(shape)).copy()
+    except ValueError:
+        raise ctx.bad(f"has shape {np.shape(values)}, which does not fit {tuple(shape)}",
+                      field) from None
 
 
 def _require_shape(ctx, expected, field="input_type"):
@@ -91,7 +121,7 @@ def build_affine(node, ctx):
 
 def build_scale(node, ctx):
     s = array(ctx, node, "scale")
-    return P.ScaleOp(**_base(ctx, ctx.in_shape), scale=np.broadcast_to(s, ctx.in_shape).copy())
+    return P.ScaleOp(**_base(ctx, _known(ctx)), scale=_broadcast(ctx, s, ctx.in_shape, "scale"))
 
 
 def _conv_out(size, k, s, p, d):
@@ -103,12 +133,14 @@ def build_conv(node, ctx):
     nd = 1 if isinstance(node, nir.Conv1d) else 2
     if w.ndim != nd + 2:
         raise ctx.bad(f"weight must be {nd + 2}-D, is {w.ndim}-D", "weight")
-    groups = int(node.groups)
+    groups = _tuple(node.groups, 1, ctx, "groups", lo=1)[0]
+    if w.shape[0] % groups:
+        raise ctx.bad(f"{w.shape[0]} output channels do not split into {groups} groups", "groups")
     if ctx.in_shape is None or len(ctx.in_shape) != nd + 1 or ctx.in_shape[0] != w.shape[1] * groups:
         raise ctx.bad(f"shape mismatch along an edge: receives {ctx.in_shape}, expects "
                       f"({w.shape[1] * groups}, {'...' if nd == 1 else '..., ...'})", "input_type")
-    stride = _tuple(node.stride, nd, ctx, "stride")
-    dilation = _tuple(node.dilation, nd, ctx, "dilation")
+    stride = _tuple(node.stride, nd, ctx, "stride", lo=1)
+    dilation = _tuple(node.dilation, nd, ctx, "dilation", lo=1)
     k = w.shape[2:]
     if isinstance(node.padding, str):
         if node.padding == "valid":
@@ -128,9 +160,10 @@ def build_conv(node, ctx):
         raise ctx.bad(f"kernel larger than the padded input {ctx.in_shape}", "weight")
     b = array(ctx, node, "bias", required=False)
     if b is not None:
-        b = np.broadcast_to(b, (w.shape[0],)).copy()
+        b = _broadcast(ctx, b.ravel() if b.size == w.shape[0] else b, (w.shape[0],), "bias")
     meta = node.metadata or {}
-    return P.ConvOp(**_base(ctx, (w.shape[0], *spatial)), weight=w, bias=b, stride=stride,
+    field = "padding" if any(padding) else "weight"
+    return P.ConvOp(**_base(ctx, (w.shape[0], *spatial), field), weight=w, bias=b, stride=stride,
                     padding=padding, dilation=dilation, groups=groups,
                     shift=int(meta.get("shift", 0)))
 
@@ -139,13 +172,13 @@ def build_pool(node, ctx):
     if ctx.in_shape is None or len(ctx.in_shape) != 3:
         raise ctx.bad(f"2-D pooling needs a (C, H, W) input, receives {ctx.in_shape}",
                       "input_type")
-    k = _tuple(node.kernel_size, 2, ctx, "kernel_size")
-    s = _tuple(node.stride, 2, ctx, "stride")
+    k = _tuple(node.kernel_size, 2, ctx, "kernel_size", lo=1)
+    s = _tuple(node.stride, 2, ctx, "stride", lo=1)
     p = _tuple(node.padding, 2, ctx, "padding")
     spatial = tuple(_conv_out(n, kk, ss, pp, 1) for n, kk, ss, pp in zip(ctx.in_shape[1:], k, s, p))
     mode = "sum" if isinstance(node, nir.SumPool2d) else "avg"
-    return P.PoolOp(**_base(ctx, (ctx.in_shape[0], *spatial)), kernel=k, stride=s, padding=p,
-                    mode=mode)
+    return P.PoolOp(**_base(ctx, (ctx.in_shape[0], *spatial), "padding"), kernel=k, stride=s,
+                    padding=p, mode=mode)
 
 
 def build_flatten(node, ctx):
@@ -168,16 +201,25 @@ def build_delay(node, ctx):
     d = array(ctx, node, "delay")
     if ctx.dt is None:
         raise ctx.bad("a Delay needs dt (from the graph metadata, the dialect or --dt)", "dt")
-    steps = np.rint(d / ctx.dt).astype(np.int64)
-    if np.any(steps < 0):
+    steps_f = np.rint(d / ctx.dt)
+    if np.any(steps_f < 0):
         raise ctx.bad("negative delay", "delay")
-    return P.DelayOp(**_base(ctx, ctx.in_shape), steps=np.broadcast_to(steps, ctx.in_shape).copy())
+    if np.any(steps_f > 2**40):
+        raise ctx.bad(f"delay of {float(np.max(steps_f)):.3g} steps", "delay")
+    steps = steps_f.astype(np.int64)
+    # the simulators keep the last max(steps) + 1 steps of the arriving values
+    check_shape((int(steps.max(initial=0)) + 1, *_known(ctx)), file=ctx.source, node=ctx.name,
+                field="delay", what="delay buffer")
+    return P.DelayOp(**_base(ctx, _known(ctx)), steps=_broadcast(ctx, steps, ctx.in_shape, "delay"))
 
 
 def build_threshold(node, ctx):
     th = array(ctx, node, "threshold")
     compare = (node.metadata or {}).get("compare", ">")
-    return P.ThresholdOp(**_base(ctx, ctx.in_shape), threshold=np.broadcast_to(th, ctx.in_shape).copy(),
+    if compare not in (">", ">="):
+        raise ctx.bad(f"compare must be '>' or '>=', is {compare!r}", "metadata.compare")
+    return P.ThresholdOp(**_base(ctx, _known(ctx)),
+                         threshold=_broadcast(ctx, th, ctx.in_shape, "threshold"),
                          compare=compare)
 
 
@@ -209,11 +251,13 @@ def positive_threshold(record, ctx):
 
 
 def neuron_shape(node, ctx) -> tuple:
-    """The neuron's shape from its parameters, checked against what arrives on its edge."""
+    """The neuron's shape from its parameters, checked against what arrives on its edge and
+    against the array cap (before the dialect allocates its parameters)."""
+    shape = ()
     for field in ("v_threshold", "tau_mem", "tau", "r"):
         value = getattr(node, field, None)
         if value is not None:
-            shape = tuple(int(s) for s in np.shape(value))
+            shape = check_shape(np.shape(value), file=ctx.source, node=ctx.name, field=field)
             break
     if ctx.in_shape is not None:
         if shape in ((), (1,)):

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import nir
 
-from ..errors import BadInput
+from ..errors import BadInput, NirconvError
+from ..nir_io.walk import depth_first
 
 STATEFUL = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF, nir.Delay)
 
@@ -22,41 +23,50 @@ class FlatGraph:
 
 
 def _endpoint(graph: nir.NIRGraph, name: str, role: str, source: str) -> str:
-    """Resolve an edge endpoint to a leaf node name (relative to ``graph``)."""
-    if name in graph.nodes:
-        node = graph.nodes[name]
-        if isinstance(node, nir.NIRGraph):
+    """Resolve an edge endpoint to a leaf node name (relative to ``graph``): an edge into or out
+    of a subgraph goes to its one Input or Output, at any depth (walked, not recursed)."""
+    node = graph.nodes.get(name)
+    if node is not None and not isinstance(node, nir.NIRGraph):
+        return name  # the common case: a node of this graph
+    path: list = []
+    g = graph
+    while True:
+        if name in g.nodes:
+            node = g.nodes[name]
+            if not isinstance(node, nir.NIRGraph):
+                return ".".join(path + [name])
             kind = nir.Input if role == "dst" else nir.Output
             inner = [k for k, v in node.nodes.items() if isinstance(v, kind)]
             if len(inner) != 1:
                 raise BadInput(f"subgraph has {len(inner)} {kind.__name__} nodes; an edge into "
-                               f"or out of it needs exactly one", file=source, node=name,
-                               field="nodes")
-            return f"{name}.{_endpoint(node, inner[0], role, source)}"
-        return name
-    head, _, rest = name.partition(".")
-    if rest and head in graph.nodes and isinstance(graph.nodes[head], nir.NIRGraph):
-        return f"{head}.{_endpoint(graph.nodes[head], rest, role, source)}"
-    raise BadInput(f"edge names a node that does not exist", file=source, node=name,
-                   field="edges")
+                               f"or out of it needs exactly one", file=source,
+                               node=".".join(path + [name]), field="nodes")
+            path.append(name)
+            g, name = node, inner[0]
+            continue
+        head, _, rest = name.partition(".")
+        if rest and head in g.nodes and isinstance(g.nodes[head], nir.NIRGraph):
+            path.append(head)
+            g, name = g.nodes[head], rest
+            continue
+        raise BadInput("edge names a node that does not exist", file=source,
+                       node=".".join(path + [name]), field="edges")
 
 
 def flatten(graph: nir.NIRGraph, source: str = "<memory>") -> FlatGraph:
     """Inline every nested NIRGraph; inner Input/Output nodes become pass-through nodes."""
     nodes: dict = {}
     edges: list = []
-
-    def visit(g: nir.NIRGraph, prefix: str) -> None:
-        for name, node in g.nodes.items():
-            if isinstance(node, nir.NIRGraph):
-                visit(node, f"{prefix}{name}.")
-            else:
-                nodes[f"{prefix}{name}"] = node
-        for src, dst in g.edges:
-            edges.append((prefix + _endpoint(g, src, "src", source),
-                          prefix + _endpoint(g, dst, "dst", source)))
-
-    visit(graph, "")
+    try:
+        for event, name, item in depth_first(graph):
+            if event == "node":
+                nodes[name] = item
+                continue
+            for src, dst in item.edges:  # a graph's edges, after all of its nodes
+                edges.append((name + _endpoint(item, src, "src", source),
+                              name + _endpoint(item, dst, "dst", source)))
+    except NirconvError as e:
+        raise e.with_file(source) from None
     inputs = tuple(k for k in graph.nodes if isinstance(graph.nodes[k], nir.Input))
     outputs = tuple(k for k in graph.nodes if isinstance(graph.nodes[k], nir.Output))
     if not inputs:

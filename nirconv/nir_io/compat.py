@@ -19,7 +19,7 @@ import copy
 import nir
 import numpy as np
 
-from ..errors import Unsupported
+from ..errors import BadInput, Unsupported
 
 SUPPORTED = ("1.0.4",)
 NODE_METADATA = "node_metadata"  # graph metadata key (see nir_io/metadata.py)
@@ -63,14 +63,20 @@ def downgrade(graph: nir.NIRGraph, version: str) -> nir.NIRGraph:
 
 
 def _downgrade_graph(graph: nir.NIRGraph, prefix: str) -> nir.NIRGraph:
-    new = copy.copy(graph)
-    meta = dict(graph.metadata or {})
+    from .walk import rebuild
+
+    return rebuild(graph, lambda g, inner: _downgrade_level(g, f"{prefix}{inner}"))
+
+
+def _downgrade_level(new: nir.NIRGraph, prefix: str) -> nir.NIRGraph:
+    """One graph level (a shallow copy whose subgraphs are already downgraded)."""
+    meta = dict(new.metadata or {})
     moved = dict(meta.get(NODE_METADATA) or {})
     nodes = {}
-    for name, node in graph.nodes.items():
+    for name, node in new.nodes.items():
         kind = type(node).__name__
         if isinstance(node, nir.NIRGraph):
-            nodes[name] = _downgrade_graph(node, f"{prefix}{name}.")
+            nodes[name] = node
             continue
         if kind not in FIELDS_1_0_4:
             raise Unsupported(f"nir 1.0.4 has no {kind} node; save without nir_version or "
@@ -93,17 +99,25 @@ def _downgrade_graph(graph: nir.NIRGraph, prefix: str) -> nir.NIRGraph:
 
 
 def prune(d: dict, version: str) -> dict:
-    """A node dict (``node.to_dict()``) without the keys nir ``version`` does not know."""
+    """A node dict (``node.to_dict()``) without the keys nir ``version`` does not know; nested
+    graph dicts too (walked, not recursed)."""
     if _installed(version):
         return d
-    kind = d.get("type")
-    allowed = FIELDS_1_0_4.get(kind, set()) | {"type", "shape"}
-    out = {k: v for k, v in d.items() if k in allowed}
-    if kind == "NIRGraph":
-        out["nodes"] = {k: prune(v, version) for k, v in d["nodes"].items()}
-    if "metadata" in out and not out["metadata"]:
-        del out["metadata"]
-    return out
+    top: dict = {}
+    stack = [(d, top)]
+    while stack:
+        src, out = stack.pop()
+        kind = src.get("type")
+        allowed = FIELDS_1_0_4.get(kind, set()) | {"type", "shape"}
+        out.update((k, v) for k, v in src.items() if k in allowed)
+        if kind == "NIRGraph":
+            out["nodes"] = {}
+            for name, node in src["nodes"].items():
+                out["nodes"][name] = {}
+                stack.append((node, out["nodes"][name]))
+        if "metadata" in out and not out["metadata"]:
+            del out["metadata"]
+    return top
 
 
 class AsDict:
@@ -119,17 +133,43 @@ class AsDict:
 def upgrade(graph: nir.NIRGraph) -> nir.NIRGraph:
     """Undo `downgrade`'s moves on a (normalized) graph read back: node metadata returns to its
     node, ``v_reset`` from metadata to the field. Returns a copy; the input is not mutated."""
-    meta = dict(graph.metadata or {})
-    moved = meta.pop(NODE_METADATA, None) or {}
-    needs = bool(moved) or any(isinstance(n, nir.NIRGraph) or "v_reset" in (n.metadata or {})
-                               for n in graph.nodes.values())
+    from .walk import leaves, rebuild
+
+    needs = any(NODE_METADATA in (g.metadata or {}) for g in _graphs(graph)) or any(
+        "v_reset" in (n.metadata or {}) for n in leaves(graph).values())
     if not needs:
         return graph
-    new = copy.copy(graph)
+    return rebuild(graph, lambda g, prefix: _upgrade_level(g))
+
+
+def _v_reset(value, shape, name) -> np.ndarray:
+    """A ``v_reset`` kept in metadata, as the field: real numbers of the node's shape."""
+    try:
+        if np.iscomplexobj(value):
+            raise TypeError("complex values are not supported")
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
+    except (TypeError, ValueError) as e:
+        raise BadInput(f"must be numbers that broadcast to {shape} ({e})", node=name,
+                       field="metadata.v_reset") from None
+
+
+def _graphs(graph):
+    from .walk import graphs
+
+    return [g for _, g in graphs(graph)]
+
+
+def _upgrade_level(new: nir.NIRGraph) -> nir.NIRGraph:
+    """One graph level (a shallow copy whose subgraphs are already upgraded)."""
+    meta = dict(new.metadata or {})
+    moved = meta.pop(NODE_METADATA, None) or {}
+    if not isinstance(moved, dict) or not all(isinstance(v, dict) for v in moved.values()):
+        raise BadInput("must map node names to groups of metadata",
+                       field=f"metadata.{NODE_METADATA}")
     nodes = {}
-    for name, node in graph.nodes.items():
+    for name, node in new.nodes.items():
         if isinstance(node, nir.NIRGraph):
-            nodes[name] = upgrade(node)
+            nodes[name] = node
             continue
         node_meta = dict(node.metadata or {})
         node_meta.update(moved.get(name) or {})
@@ -137,8 +177,7 @@ def upgrade(graph: nir.NIRGraph) -> nir.NIRGraph:
         if v_reset is not None or name in moved:
             node = copy.copy(node)
             if v_reset is not None and hasattr(node, "v_reset"):
-                node.v_reset = np.broadcast_to(np.asarray(v_reset, dtype=np.float64),
-                                               np.shape(node.v_threshold)).copy()
+                node.v_reset = _v_reset(v_reset, np.shape(node.v_threshold), name)
             node.metadata = node_meta
         nodes[name] = node
     new.nodes = nodes

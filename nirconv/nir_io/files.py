@@ -1,9 +1,11 @@
 """Reading and writing NIR files: atomic writes, robust reads, metadata normalized both ways.
 
-`save` writes with ``nir.write`` into memory, then through `nirconv.nir_io.atomic` (a temporary file
-in the target folder, then rename), so no partial file is ever left. Metadata values are made HDF5-safe (no None; bools and nested dicts
-flattened to what h5py stores). `load` reads with the ``nir`` package, turns bytes back into str and
-0-d arrays back into scalars, and wraps every failure into a `BadInput` naming the file.
+`save` writes with ``nir.write`` into memory, then through `nirconv.nir_io.atomic` (a temporary
+file in the target folder, then rename), so no partial file is ever left. Metadata values are made
+HDF5-safe (no None; bools and nested dicts flattened to what h5py stores). `load` reads a file that
+may come from a stranger (checked first, see nir_io/hdf5_reader.py), turns bytes back into str and
+0-d arrays back into scalars, checks the metadata nirconv reads (nir_io/metadata.py), and wraps
+every failure into a `BadInput` naming the file.
 """
 from __future__ import annotations
 
@@ -17,18 +19,23 @@ import numpy as np
 
 from ..errors import BadInput, NirconvError
 from .atomic import atomic_write_bytes, check_destination
+from .walk import map_dict, rebuild
 
 
 # ---------------------------------------------------------------- metadata
 
 def to_storable(value: Any) -> Any:
     """A metadata value as nir.write can store it (never None)."""
+    if isinstance(value, dict):
+        return map_dict(value, _storable_leaf, key=str)
+    return _storable_leaf(value)
+
+
+def _storable_leaf(value: Any) -> Any:
     if value is None:
         return "none"
     if isinstance(value, bool) or isinstance(value, np.bool_):
         return np.int8(1 if value else 0)  # h5py has no bool scalar nir reads back cleanly
-    if isinstance(value, dict):
-        return {str(k): to_storable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         if all(isinstance(v, str) for v in value):
             return np.array([v.encode() for v in value]) if value else np.array([], dtype="S1")
@@ -41,7 +48,11 @@ def to_storable(value: Any) -> Any:
 def from_stored(value: Any) -> Any:
     """Undo what HDF5 does to metadata: bytes -> str, 0-d arrays -> scalars, byte arrays -> lists."""
     if isinstance(value, dict):
-        return {k: from_stored(v) for k, v in value.items()}
+        return map_dict(value, _plain_leaf)
+    return _plain_leaf(value)
+
+
+def _plain_leaf(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, np.ndarray):
@@ -60,18 +71,16 @@ def _map_metadata(graph: nir.NIRGraph, fn) -> nir.NIRGraph:
     """A copy of the graph (shallow per node) with ``fn`` applied to every metadata dict."""
     import copy
 
-    new = copy.copy(graph)
-    new.metadata = fn(dict(graph.metadata or {}))
-    nodes = {}
-    for name, node in graph.nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            nodes[name] = _map_metadata(node, fn)
-        else:
-            n = copy.copy(node)
-            n.metadata = fn(dict(node.metadata or {}))
-            nodes[name] = n
-    new.nodes = nodes
-    return new
+    def one(g: nir.NIRGraph, prefix: str) -> nir.NIRGraph:
+        g.metadata = fn(dict(g.metadata or {}))
+        for name, node in g.nodes.items():
+            if not isinstance(node, nir.NIRGraph):
+                node = copy.copy(node)
+                node.metadata = fn(dict(node.metadata or {}))
+                g.nodes[name] = node
+        return g
+
+    return rebuild(graph, one)
 
 
 # ---------------------------------------------------------------- write
@@ -125,31 +134,17 @@ def _stamp_version(file, version: str) -> None:
 # ---------------------------------------------------------------- read
 
 def read_raw(path) -> nir.NIRGraph:
-    """``nir.read`` with every failure turned into a one-line BadInput naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise BadInput("file not found", file=path)
-    import h5py
+    """The graph in a NIR file, every failure a one-line BadInput naming the file.
 
-    try:
-        with h5py.File(path, "r") as f:
-            if "node" not in f:
-                raise BadInput("not a NIR file (no 'node' group)", file=path)
-    except OSError as e:
-        raise BadInput(f"not an HDF5 file or corrupt ({str(e).split('(')[0].strip()})",
-                       file=path) from None
-    try:
-        graph = nir.read(str(path))
-    except NirconvError:
-        raise
-    except Exception:  # peers' files nir.read rejects: read and repair them (nir_io/repair.py)
-        from .repair import read_repaired
+    The HDF5 is checked and read by nir_io/hdf5_reader.py (no links, no other files, sizes under
+    the cap), peers' quirks repaired and nodes built with nir's classes by nir_io/repair.py, and
+    every shape the nodes declare checked against the cap. ``nir.read`` is not used: it follows
+    links, reads before it checks sizes, and its type inference is quadratic in the edges."""
+    from .repair import read_repaired
 
-        graph, notes = read_repaired(path)
-        for note in notes:
-            logging.getLogger("nirconv.load").info("%s: repaired %s", path, note)
-    if not isinstance(graph, nir.NIRGraph):
-        graph = nir.NIRGraph.from_list(graph)
+    graph, notes = read_repaired(path)
+    for note in notes:
+        logging.getLogger("nirconv.load").info("%s: repaired %s", path, note)
     return graph
 
 
@@ -162,8 +157,13 @@ def load(path, dialect: str = "auto") -> nir.NIRGraph:
     """Read a NIR file written by nirconv or a peer. Metadata normalized; the dialect to use is
     recorded in ``graph.metadata['dialect']`` when one is given (``auto`` leaves it to lowering)."""
     from .compat import upgrade
+    from .metadata import check_graph_metadata
 
-    graph = upgrade(normalize(read_raw(path)))
+    try:
+        graph = upgrade(normalize(read_raw(path)))
+    except NirconvError as e:
+        raise e.with_file(path) from None
+    check_graph_metadata(graph, str(path))
     if dialect != "auto":
         graph.metadata = dict(graph.metadata or {}, dialect=dialect)
     return graph

@@ -1,10 +1,20 @@
 """Every metadata key nirconv writes, documented once: the README's table is generated from
 `KEYS` (``python -m nirconv.nir_io.metadata``) and a test checks that every key found in our
 exported files is listed here.
+
+The same table says what a file must hold for nirconv to read it back: `check_graph_metadata`
+(run by `nirconv.load`) refuses a key of `KEYS` whose value has another type than the table's, or
+lies outside `RANGES` (``dt`` stored as a string, ``input_bits`` of 10⁹), with a one-line BadInput
+naming node and ``metadata.<key>``. Keys nirconv does not know are left alone.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,125 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("i_offset", "node", "float or array", "normalized units", "SpiNNaker2: float32 bias per step"),
     Key("v_reset_f32", "node", "float or array", "normalized units", "SpiNNaker2: float32 reset potential"),
 ]}
+
+
+# Values nirconv computes with, bounded where a wild value would crash or allocate without end:
+# key -> (lowest, highest, lowest excluded).
+RANGES: dict[str, tuple] = {
+    "dt": (0, None, True),
+    "timesteps": (1, None, False),
+    "calibration_timesteps": (1, None, False),
+    "input_scale": (0, None, True),
+    "input_bits": (1, 64, False),
+    "state_bits": (1, 64, False),
+    "weight_bits": (1, 64, False),
+    "max_events": (0, None, False),
+    "shift": (-64, 64, False),
+    "bias_exp": (-64, 64, False),
+    "max_spikes": (-1, None, False),
+    "percentile": (0, 100, False),
+    "float_shape": (0, None, False),
+}
+
+
+def check_graph_metadata(graph, source: str = "<memory>") -> None:
+    """Every key of `KEYS` in the metadata of ``graph``, its subgraphs and its nodes has the
+    documented type and range; otherwise a BadInput naming node and ``metadata.<key>``."""
+    import nir
+
+    from .walk import graphs
+
+    for prefix, g in graphs(graph):
+        check_metadata(g.metadata or {}, "graph", source, prefix.rstrip(".") or None)
+        for name, node in g.nodes.items():
+            if not isinstance(node, nir.NIRGraph):
+                check_metadata(node.metadata or {}, "node", source, f"{prefix}{name}")
+
+
+def check_metadata(meta: dict, level: str, source: str, node: str | None) -> None:
+    if not isinstance(meta, dict):
+        raise BadInput("metadata must be a mapping of keys to values", file=source, node=node,
+                       field="metadata")
+    for key, value in meta.items():
+        spec = KEYS.get(key)  # at either level: a key means the same on a graph and a node
+        if spec is None:
+            continue
+        problem = _type_problem(spec.type, value) or _range_problem(key, value)
+        if problem:
+            raise BadInput(f"{problem}, found {_describe(value)}", file=source, node=node,
+                           field=f"metadata.{key}")
+    if level == "node" and "float_shape" in meta:
+        from .limits import check_shape
+
+        check_shape(np.atleast_1d(np.asarray(meta["float_shape"])), file=source, node=node,
+                    field="metadata.float_shape")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(float(v))
+
+
+def _is_integer(v) -> bool:
+    return _is_number(v) and float(v).is_integer()
+
+
+def _real_array(v):
+    """``v`` as a numeric ndarray when it is one (finite, not complex), else None."""
+    if isinstance(v, (list, tuple)):
+        try:
+            v = np.asarray(v)
+        except ValueError:
+            return None
+    if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf":
+        return None
+    return v if np.all(np.isfinite(v)) else None
+
+
+def _type_problem(kind: str, v) -> str | None:
+    """What is wrong with value ``v`` for a key of documented type ``kind`` (None: nothing)."""
+    if isinstance(v, (complex, np.complexfloating)) or (
+            isinstance(v, np.ndarray) and v.dtype.kind == "c"):
+        return "complex values are not supported"
+    if kind == "str":
+        return None if isinstance(v, str) else "must be a string"
+    if kind == "float":
+        return None if _is_number(v) else "must be a finite number"
+    if kind in ("int", "bool"):
+        return None if _is_integer(v) else "must be an integer"
+    if kind == "dict":
+        return None if isinstance(v, dict) else "must be a group of values"
+    if kind == "list of str":
+        ok = isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+        return None if ok else "must be a list of strings"
+    if kind == "list of int":
+        arr = _real_array(v)
+        ok = _is_integer(v) or (arr is not None and np.all(arr == np.round(arr)))
+        return None if ok else "must be a list of integers"
+    # "float or array", "int or array", "array": a finite number or a numeric array
+    if _is_number(v) or _real_array(v) is not None:
+        if kind == "int or array" and not np.all(np.asarray(v) == np.round(np.asarray(v))):
+            return "must be integers"
+        return None
+    return "must be a finite number or an array of them"
+
+
+def _range_problem(key: str, v) -> str | None:
+    if key not in RANGES:
+        return None
+    lo, hi, open_lo = RANGES[key]
+    values = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    if lo is not None and (np.any(values <= lo) if open_lo else np.any(values < lo)):
+        return f"must be {'above' if open_lo else 'at least'} {lo}"
+    if hi is not None and np.any(values > hi):
+        return f"must be at most {hi}"
+    return None
+
+
+def _describe(v) -> str:
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape} ({v.dtype})"
+    text = repr(v)
+    return f"{type(v).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def markdown_table() -> str:

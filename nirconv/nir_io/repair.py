@@ -1,7 +1,10 @@
 """Reading the NIR files peers really write, including the ones ``nir.read`` rejects.
 
-``nir.read`` type-checks the whole graph and builds every node from the file's fields. Real files
-fail it for reasons that can be inferred away (see docs/equations/dialects.md):
+Every file `nirconv.load` reads goes through here: its HDF5 checked and read into plain dicts by
+nir_io/hdf5_reader.py (never ``nir.read``, which follows links and reads before it checks sizes),
+repaired, and built with nir's own node classes without nir's type inference (quadratic in the
+edges; the lowering checks shapes along the edges instead). ``nir.read`` type-checks the whole
+graph; real files fail it for reasons that can be inferred away (see docs/equations/dialects.md):
 
 - norse 1.1 and Rockpool 3.1 write the Input (and Output) type with the batch axis, e.g. ``(1, 12)``
   in front of an ``Affine`` that takes 12: the leading axis is dropped when the rest is exactly
@@ -17,9 +20,10 @@ fail it for reasons that can be inferred away (see docs/equations/dialects.md):
   subgraphs would fail it); recurrent edges are left to the lowering, which finds back edges.
 
 What cannot be inferred is a `BadInput` naming the file, node and field: an unknown node type, a
-missing required field, a field nir does not know, parameters whose shapes do not broadcast.
-The file is read once with h5py into plain dicts; the repairs work on copies (nothing read is
-mutated in place) and return notes saying what was changed.
+missing required field, a field nir does not know, a field that holds no numbers, parameters whose
+shapes do not broadcast, a declared shape above the array cap (nir_io/limits.py). The repairs work
+on copies (nothing read is mutated in place), walk nested graphs without recursion, and return
+notes saying what was changed.
 """
 from __future__ import annotations
 
@@ -47,23 +51,28 @@ def _plain(value: Any) -> Any:
 
 
 def read_dict(path) -> dict:
-    """The file's ``node`` group as nested dicts of numpy values (bytes decoded)."""
-    import h5py
+    """The file's ``node`` group as nested dicts of numpy values (bytes decoded), read only after
+    the file passed every check of nir_io/hdf5_reader.py."""
+    from .hdf5_reader import read_tree
 
-    def walk(group) -> dict:
-        out = {}
-        for key, item in group.items():
-            out[_plain(key)] = walk(item) if isinstance(item, h5py.Group) else _plain(item[()])
-        return out
+    return read_tree(path)
 
-    try:
-        with h5py.File(path, "r") as f:
-            if "node" not in f:
-                raise BadInput("not a NIR file (no 'node' group)", file=path)
-            return walk(f["node"])
-    except OSError as e:
-        raise BadInput(f"not an HDF5 file or corrupt ({str(e).split('(')[0].strip()})",
-                       file=path) from None
+
+def _is_graph(d) -> bool:
+    return isinstance(d, dict) and str(d.get("type")) == "NIRGraph" \
+        and isinstance(d.get("nodes"), dict)
+
+
+def _graph_dicts(top: dict) -> list[tuple[str, dict]]:
+    """``(prefix, graph dict)`` for ``top`` and every nested graph dict, parents first."""
+    out, stack = [], [("", top)]
+    while stack:
+        prefix, d = stack.pop()
+        out.append((prefix, d))
+        if isinstance(d.get("nodes"), dict):
+            stack.extend((f"{prefix}{name}.", node) for name, node in d["nodes"].items()
+                         if _is_graph(node))
+    return out
 
 
 # ---------------------------------------------------------------- repairs
@@ -76,7 +85,14 @@ class _Repair:
     def bad(self, msg, node, field=None):
         return BadInput(msg, file=self.source, node=node, field=field)
 
-    def graph(self, d: dict, prefix: str = "") -> dict:
+    def graph(self, top: dict) -> dict:
+        """A repaired copy of the graph dict ``top``, its subgraphs repaired innermost first."""
+        done: dict = {}
+        for prefix, d in reversed(_graph_dicts(top)):
+            done[id(d)] = self.one_graph(d, prefix, done)
+        return done[id(top)]
+
+    def one_graph(self, d: dict, prefix: str, done: dict) -> dict:
         if "nodes" not in d or not isinstance(d["nodes"], dict):
             raise self.bad("graph has no 'nodes' group", prefix.rstrip(".") or None, "nodes")
         nodes = {}
@@ -84,7 +100,7 @@ class _Repair:
             full = f"{prefix}{name}"
             if not isinstance(node, dict):
                 raise self.bad("node is not a group", full)
-            nodes[name] = self.node(node, full)
+            nodes[name] = done[id(node)] if _is_graph(node) else self.node(node, full)
         edges = self.edges(d.get("edges"), prefix)
         for src, dst in edges:
             for end in (src, dst):
@@ -92,6 +108,9 @@ class _Repair:
                     raise self.bad(f"edge ({src!r}, {dst!r}) names a node that does not exist",
                                    f"{prefix}{end}", "edges")
         self.input_shapes(nodes, edges, prefix)
+        if not isinstance(d.get("metadata", {}), dict):
+            raise self.bad("metadata must be a group of values", prefix.rstrip(".") or None,
+                           "metadata")
         out = {k: v for k, v in d.items() if k not in ("nodes", "edges")}
         out.update(type="NIRGraph", nodes=nodes, edges=edges, type_check=False)
         return out
@@ -112,19 +131,47 @@ class _Repair:
         if kind is None:
             raise self.bad("node has no type", name, "type")
         kind = str(kind)
-        if kind == "NIRGraph":
-            return self.graph(d, f"{name}.")
+        if kind == "NIRGraph":  # a subgraph without a 'nodes' group
+            raise self.bad("graph has no 'nodes' group", name, "nodes")
         cls = getattr(nir, kind, None) if kind.isidentifier() else None
         if not isinstance(cls, type) or not issubclass(cls, nir.NIRNode) or cls is nir.NIRNode:
             raise self.bad(f"unknown node type {kind!r}", name, "type")
         d = dict(d)
+        if not isinstance(d.get("metadata", {}), dict):
+            raise self.bad("metadata must be a group of values", name, "metadata")
         if cls in (nir.Input, nir.Output):
+            if d.get("shape") is not None:
+                d["shape"] = self.shape(d["shape"], name)
             return d
+        self.numbers(d, name)
         self.fill_version_defaults(cls, d, name)
         self.check_fields(cls, d, name)
         if "v_threshold" in d or "tau" in d or "tau_mem" in d or "r" in d:
             self.broadcast_params(d, name)
         return d
+
+    def numbers(self, d: dict, name: str) -> None:
+        """Every field but ``type``, ``metadata`` and a conv's ``padding`` word holds numbers."""
+        for key, value in d.items():
+            if key in ("type", "metadata") or value is None \
+                    or (key == "padding" and isinstance(value, str)):
+                continue
+            kind = "group" if isinstance(value, dict) else np.asarray(value).dtype.kind
+            if kind == "c":
+                raise self.bad("complex values are not supported", name, key)
+            if kind not in "biuf":
+                raise self.bad(f"must be numbers, is {_short(value)}", name, key)
+
+    def shape(self, value, name) -> np.ndarray:
+        """An Input's or Output's shape: non-negative integers whose product fits the cap."""
+        from .limits import check_shape
+
+        arr = np.atleast_1d(np.asarray(value))
+        if arr.ndim != 1 or arr.dtype.kind not in "biuf" or not np.all(np.isfinite(arr)) \
+                or not np.all(arr == np.round(arr)):
+            raise self.bad(f"shape must be a list of integers, is {_short(value)}", name, "shape")
+        return np.asarray(check_shape(arr, file=self.source, node=name, field="shape"),
+                          dtype=np.int64)
 
     def fill_version_defaults(self, cls, d, name):
         fields = {f.name for f in dataclasses.fields(cls)}
@@ -200,6 +247,11 @@ class _Repair:
                     d["shape"] = np.asarray(shape).ravel()[1:]
 
 
+def _short(value) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _lookup(nodes: dict, name: str):
     """The node an edge end names: a node of this graph (names may contain dots, as nirtorch
     writes them) or a nested graph ``head`` of ``head.inner``; None if neither exists."""
@@ -235,27 +287,32 @@ def _fits(shape, want) -> bool:
 # ---------------------------------------------------------------- build
 
 def build(d: dict, source: str) -> nir.NIRGraph:
-    """Nodes from repaired dicts (nir's own constructors), errors naming the node."""
-    nodes = {}
-    for name, node in d["nodes"].items():
-        if node.get("type") == "NIRGraph":
-            nodes[name] = build(node, source)
-            continue
+    """Nodes from repaired dicts (nir's own constructors, no type check: the lowering checks
+    shapes along the edges), subgraphs innermost first; errors name the node."""
+    done: dict = {}
+    for prefix, g in reversed(_graph_dicts(d)):
+        nodes = {name: done[id(node)] if _is_graph(node) else _node(node, f"{prefix}{name}",
+                                                                    source)
+                 for name, node in g["nodes"].items()}
+        _retype_outputs(nodes, g["edges"])
         try:
-            nodes[name] = nir.dict2NIRNode(dict(node))
-        except NirconvError:
-            raise
-        except Exception as e:  # nir validates with assert and raises many kinds
-            msg = str(e).split("\n")[0] or type(e).__name__
-            raise BadInput(f"invalid {node.get('type')} node ({msg})", file=source,
-                           node=name) from None
-    _retype_outputs(nodes, d["edges"])
+            done[id(g)] = nir.NIRGraph(nodes=nodes, edges=g["edges"],
+                                       metadata=dict(g.get("metadata", {})), type_check=False)
+        except Exception as e:
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise BadInput(f"invalid graph ({why})", file=source,
+                           node=prefix.rstrip(".") or None) from None
+    return done[id(d)]
+
+
+def _node(d: dict, name: str, source: str) -> nir.NIRNode:
     try:
-        return nir.NIRGraph(nodes=nodes, edges=d["edges"], metadata=dict(d.get("metadata", {})),
-                            type_check=False)
-    except Exception as e:
-        raise BadInput(f"invalid graph ({str(e).splitlines()[0] if str(e) else type(e).__name__})",
-                       file=source) from None
+        return nir.dict2NIRNode(dict(d))
+    except NirconvError:
+        raise
+    except Exception as e:  # nir validates with assert and raises many kinds
+        msg = str(e).split("\n")[0] or type(e).__name__
+        raise BadInput(f"invalid {d.get('type')} node ({msg})", file=source, node=name) from None
 
 
 def _retype_outputs(nodes: dict, edges: list) -> None:
@@ -283,27 +340,60 @@ def repair_dict(d: dict, source: str = "<memory>") -> tuple[dict, list[str]]:
 
 
 def read_repaired(path) -> tuple[nir.NIRGraph, list[str]]:
-    """Read a NIR file nir.read rejected: raw dicts -> repairs -> nodes. Notes say what changed."""
+    """Read a NIR file: checked raw dicts -> repairs -> nodes, every declared shape under the
+    cap. Notes say what was changed."""
     source = str(Path(path))
     fixed, notes = repair_dict(read_dict(path), source)
     graph = build(fixed, source)
-    import copy
+    check_declared_shapes(graph, source)
+    return graph, notes
 
-    typed = copy.deepcopy(graph)
-    try:  # fill in the types nir can infer; a graph it cannot type stays as read
-        typed.infer_types()
-        return typed, notes
-    except Exception:
-        return graph, notes
+
+def check_declared_shapes(graph: nir.NIRGraph, source: str = "<memory>") -> None:
+    """Every type a node declares or nir derives from its fields (an Input's shape, a conv's
+    output from its ``input_shape`` and padding) is a shape whose elements fit the cap
+    (nir_io/limits.py), before anything is allocated from it."""
+    from .limits import check_shape, max_array_bytes
+    from .walk import leaves
+
+    cap = max_array_bytes()
+    for name, node in leaves(graph).items():
+        if not isinstance(node, _DECLARING):
+            continue  # its types are the shapes of its own arrays, already under the cap
+        for attr in ("input_type", "output_type"):
+            types = getattr(node, attr, None)
+            if not isinstance(types, dict):
+                continue
+            for value in types.values():
+                if value is not None and np.size(value):
+                    field, what = _declaring_field(node, attr)
+                    check_shape(np.atleast_1d(np.asarray(value)).ravel(), file=source,
+                                node=name, field=field, cap=cap, what=what)
+
+
+# Nodes whose types come from fields other than their own arrays (shapes, padding, strides).
+_DECLARING = (nir.Input, nir.Output, nir.Conv1d, nir.Conv2d, nir.Flatten, nir.SumPool2d,
+              nir.AvgPool2d)
+
+
+def _declaring_field(node, attr: str) -> tuple[str, str]:
+    """The field a user would change for a node's declared type, and what that type is."""
+    if isinstance(node, (nir.Input, nir.Output)):
+        return "shape", "shape"
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        return ("input_shape", "input shape") if attr == "input_type" else \
+            ("padding", "output shape")
+    return attr, "input shape" if attr == "input_type" else "output shape"
 
 
 def _numpy_tree(value: Any) -> Any:
     """A to_dict() tree with torch tensors (Sinabs, norse, Rockpool graphs in memory) as numpy."""
-    if isinstance(value, dict):
-        return {k: _numpy_tree(v) for k, v in value.items()}
-    if hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
-    return value
+    from .walk import map_dict
+
+    def leaf(v):
+        return v.detach().cpu().numpy() if hasattr(v, "detach") else v
+
+    return map_dict(value, leaf) if isinstance(value, dict) else leaf(value)
 
 
 def repair_graph(graph: nir.NIRGraph, source: str = "<memory>") -> tuple[nir.NIRGraph, list[str]]:

@@ -70,11 +70,18 @@ def quantize(graph: nir.NIRGraph, target, calibration=None, *, dialect="auto", d
     """The deployable integer graph of ``graph`` for ``target`` (no fit check)."""
     t = _targets.load(target)
     if (graph.metadata or {}).get("arithmetic"):
-        graph = to_float_graph(graph)
+        graph = _float_graph(graph, source)
     top, low, events = _input_range(calibration)
     env = QuantEnv(target=t, dt=dt, dialect=dialect, input_max=top, input_min=low,
                    input_events=events, source=source)
     return _quantize(graph, env)
+
+
+def _float_graph(dep, source):
+    try:
+        return to_float_graph(dep)
+    except NirconvError as e:
+        raise e.with_file(source) from None
 
 
 def _check(graph, t, calibration, dialect, dt, source):
@@ -82,7 +89,7 @@ def _check(graph, t, calibration, dialect, dt, source):
     from ..backends.constraints import BLOCKING, Violation, Warning_, check_float_graph
 
     if (graph.metadata or {}).get("arithmetic"):
-        graph = to_float_graph(graph)
+        graph = _float_graph(graph, source)
     graph = fold_scales(flat_graph(graph, source), source)
     report = check_float_graph(graph, t, dialect=dialect, dt=dt, source=source)
     if any(v.rule in BLOCKING for v in report.violations):

@@ -23,7 +23,19 @@ SPIKING_TYPES = (nir.IF, nir.LIF, nir.CubaLIF)
 SYNAPSE_TYPES = (nir.CubaLI, nir.CubaLIF)
 
 
+_KIND_OF_TYPE: dict = {}  # node class -> kind (isinstance on nir's ABC classes is slow)
+
+
 def kind(node) -> str:
+    """The role of ``node``: weight, structure, neuron, input, output or other."""
+    cls = type(node)
+    found = _KIND_OF_TYPE.get(cls)
+    if found is None:
+        found = _KIND_OF_TYPE[cls] = _kind(node)
+    return found
+
+
+def _kind(node) -> str:
     if isinstance(node, WEIGHT_TYPES):
         return "weight"
     if isinstance(node, STRUCTURE_TYPES):
@@ -45,6 +57,11 @@ class Topology:
     back: frozenset  # edges closing a cycle
     preds: dict
     succs: dict
+    rank: dict = None  # node -> position in ``order``
+
+    def __post_init__(self):
+        if self.rank is None:
+            object.__setattr__(self, "rank", {n: i for i, n in enumerate(self.order)})
 
     def of_kind(self, k: str) -> list:
         return [n for n in self.order if kind(self.nodes[n]) == k]
@@ -62,7 +79,7 @@ class Topology:
                 stack.extend(step[n])
             else:
                 found.append(n)
-        return sorted(set(found), key=self.order.index)
+        return sorted(set(found), key=self.rank.__getitem__)
 
     def consumers(self, name: str) -> list:
         return self.reach(name, forward=True)
@@ -118,12 +135,24 @@ def topology(graph: nir.NIRGraph, source: str = "<memory>") -> Topology:
                     back=frozenset(back), preds=preds, succs=succs)
 
 
+def working_copy(graph: nir.NIRGraph) -> nir.NIRGraph:
+    """A shallow copy a pass may edit in place: its own ``nodes`` dict, ``edges`` list and
+    ``metadata`` dict; the nodes are shared (replace them, never mutate them). `run_passes`
+    gives each pass one, so that a pass over n nodes costs O(n), not O(n²)."""
+    new = copy.copy(graph)
+    new.nodes = dict(graph.nodes)
+    new.edges = list(graph.edges)
+    new.metadata = dict(graph.metadata or {})
+    return new
+
+
 def replace_node(graph: nir.NIRGraph, name: str, node) -> nir.NIRGraph:
-    """A shallow copy of ``graph`` with node ``name`` replaced."""
-    nodes = dict(graph.nodes)
-    nodes[name] = node
-    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=dict(graph.metadata or {}),
-                        type_check=False)
+    """``graph`` with node ``name`` replaced, in place: ``graph`` must be the running pass's
+    `working_copy`. Returns ``graph``."""
+    graph.nodes[name] = node
+    if isinstance(node, (nir.Input, nir.Output)):
+        graph.__post_init__()  # the graph's input_type / output_type follow its Input / Output
+    return graph
 
 
 def fold_scales(graph: nir.NIRGraph, source: str = "<memory>") -> nir.NIRGraph:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Optional
 
@@ -22,7 +22,8 @@ from .._version import __version__
 from ..equations.limits import UNLIMITED
 from ..targets import INF, Target
 from . import families as F
-from .graph import (SPIKING_TYPES, flat_graph, fold_scales, kind, replace_node, topology)
+from .graph import (SPIKING_TYPES, flat_graph, fold_scales, kind, replace_node, topology,
+                    working_copy)
 from ..passes import Pass, run_passes
 
 FLOAT_KEYS = ("float_alpha_mem", "float_beta_mem", "float_v_bias", "float_alpha_syn",
@@ -112,10 +113,16 @@ def is_passthrough(topo, wname) -> bool:
 
 
 def fed_by_input(topo, wname) -> bool:
-    for p in topo.producers(wname):
-        k = kind(topo.nodes[p])
-        if k == "input" or (k == "weight" and is_passthrough(topo, p) and fed_by_input(topo, p)):
-            return True
+    """Whether the Input reaches ``wname`` directly or through pass-through weight layers."""
+    stack, seen = [wname], {wname}
+    while stack:
+        for p in topo.producers(stack.pop()):
+            k = kind(topo.nodes[p])
+            if k == "input":
+                return True
+            if k == "weight" and p not in seen and is_passthrough(topo, p):
+                seen.add(p)
+                stack.append(p)
     return False
 
 
@@ -578,14 +585,26 @@ def passes(env: QuantEnv) -> list[Pass]:
 
 
 def quantize(graph: nir.NIRGraph, env: QuantEnv) -> nir.NIRGraph:
-    """The deployable integer graph for ``env.target`` (the input graph is not mutated)."""
-    return run_passes(graph, passes(env), pipeline="quantization", source=env.source)
+    """The deployable integer graph for ``env.target`` (the input graph is not mutated: each pass
+    edits its own `working_copy`)."""
+    own = [replace(p, run=lambda g, run=p.run: run(working_copy(g))) for p in passes(env)]
+    return run_passes(graph, own, pipeline="quantization", source=env.source)
 
 
 QUANT_KEYS = ("gain", "state_unit", "unit_rows", "shift", "weight_scale", "weight_bits",
               "sign_mode", "scale", "threshold_int", "bias_int", "v_init_int", "max_spikes",
               "state_bits", "dash_mem", "dash_syn", "du", "dv", "alpha", "vth", "bias_mant",
               "bias_exp", "threshold_f32", "i_offset", "v_reset_f32")
+
+
+def _restored(value, shape, name, key, reshape=False) -> np.ndarray:
+    """A float array kept in a deployed graph's metadata, in the shape of the field it restores."""
+    arr = np.asarray(value, dtype=np.float64)
+    try:
+        return arr.reshape(shape) if reshape else np.broadcast_to(arr, shape).copy()
+    except ValueError:
+        raise BadInput(f"has {arr.size} values of shape {arr.shape}, the node's field has shape "
+                       f"{tuple(shape)}", node=name, field=f"metadata.{key}") from None
 
 
 def to_float_graph(dep: nir.NIRGraph) -> nir.NIRGraph:
@@ -596,11 +615,11 @@ def to_float_graph(dep: nir.NIRGraph) -> nir.NIRGraph:
         n = copy.copy(node)
         m = dict(node.metadata or {})
         if kind(node) == "weight" and "float_weight" in m:
-            n.weight = np.asarray(m["float_weight"], dtype=np.float64).reshape(
-                np.shape(node.weight))
+            n.weight = _restored(m["float_weight"], np.shape(node.weight), name, "float_weight",
+                                 reshape=True)
             if getattr(node, "bias", None) is not None:
-                b = np.asarray(m.get("float_bias", np.zeros(np.shape(node.bias))), dtype=np.float64)
-                n.bias = np.broadcast_to(b, np.shape(node.bias)).copy()
+                n.bias = _restored(m.get("float_bias", 0.0), np.shape(node.bias), name,
+                                   "float_bias")
         if "float_reset" in m:
             m["reset"] = m["float_reset"]
         if "float_scale" in m:
