@@ -96,7 +96,7 @@ def run_event(program, x):
 def setup_seconds(graph) -> float:
     """Lowering plus the first build of the fan-out lists (cached on the Program's ops after)."""
     from nirconv.backends.event import run
-    from nirconv.lowering import lower
+    from nirconv.reading import lower
 
     start = time.perf_counter()
     program = lower(graph, mode="float", dialect="nirconv")

@@ -75,7 +75,7 @@ def load(path, dialect="auto"):
 
 
 def _dialect(dialect):
-    from . import dialects
+    from .reading import dialects
     if _args.choice(dialect, ("auto",) + dialects.NAMES, "dialect") != "auto":
         dialects.get(dialect)  # Unsupported when the peer's module is not installed
     return dialect

@@ -1,6 +1,6 @@
 """`nirconv.simulate`: NIR graph (or file) + input -> per-step output, on either backend.
 
-Checks the options (`nirconv.arguments`), loads and lowers the graph (`nirconv.lowering`), checks
+Checks the options (`nirconv.arguments`), loads and lowers the graph (`nirconv.reading`), checks
 the input (numeric, finite, samples and steps present, the shape) and the memory the run needs
 (`equations.memory`, docs/memory.md), encodes a static input (`equations.encoding`) and hands the
 Program to ``nirconv.backends.event`` or ``nirconv.backends.torch`` (imported lazily). Both return
@@ -19,7 +19,7 @@ from .equations.memory import require_program
 from .equations.program import Program
 from .equations.result import SimResult
 from .errors import BadInput, Unsupported
-from .lowering import lower
+from .reading import lower
 
 BACKENDS = ("event", "torch")
 MODES = ("auto", "float", "int")
@@ -114,7 +114,7 @@ def check_options(backend, device, mode, dtype, dialect, dt, reset, record):
     """The simulation options, checked before any work: (dtype, dt, reset, record) as used."""
     import torch
 
-    from . import dialects
+    from .reading import dialects
 
     arguments.choice(backend, BACKENDS, "backend")
     arguments.choice(mode, MODES, "mode")

@@ -78,7 +78,7 @@ def test_facade_functions_stay_callable(name):
 
 
 def test_every_nir_primitive_is_lowered_or_refused_with_reason():
-    from nirconv.lowering.ops import BUILDERS, UNSUPPORTED
+    from nirconv.reading.ops import BUILDERS, UNSUPPORTED
     classes = [c for _, c in inspect.getmembers(nir.ir, inspect.isclass)
                if issubclass(c, nir.NIRNode) and c not in (nir.NIRNode, nir.NIRGraph, nir.Input)]
     missing = [c.__name__ for c in classes if c not in BUILDERS and c.__name__ not in UNSUPPORTED]

@@ -7,7 +7,7 @@ import nir
 import numpy as np
 
 from nirconv.equations.program import AffineOp, ConvOp, FlattenOp, NeuronOp, PoolOp
-from nirconv.lowering import lower
+from nirconv.reading import lower
 from nirconv.quantization.graph import kind, topology
 
 WEIGHT_OPS = (AffineOp, ConvOp)

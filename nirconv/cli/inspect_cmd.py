@@ -96,8 +96,8 @@ def _num(v):
 
 
 def _facts(g: nir.NIRGraph, nodes: dict, path) -> dict:
-    from .. import dialects
-    from ..lowering import is_quantized
+    from ..reading import dialects
+    from ..reading import is_quantized
 
     meta = dict(g.metadata or {})
     leaky = [n for n, node in nodes.items() if isinstance(node, LEAKY)]
@@ -129,7 +129,7 @@ def _writer(meta: dict) -> str:
 
 
 def _recurrent(g, path):
-    from ..lowering.structure import flatten, order
+    from ..reading.structure import flatten, order
 
     try:
         _, back = order(flatten(g, str(path)), str(path))

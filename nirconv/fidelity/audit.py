@@ -110,7 +110,7 @@ class _Setup:
 
 
 def _program(graph, mode, source):
-    from ..lowering import lower
+    from ..reading import lower
 
     dialect = str((graph.metadata or {}).get("dialect", "auto"))
     return lower(graph, mode=mode, dialect=dialect, source=source)

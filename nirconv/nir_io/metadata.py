@@ -57,7 +57,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("node_metadata", "graph", "dict", "", "metadata of nodes nir 1.0.4 gives none (Input, Output, Linear, Conv2d, Scale, AvgPool2d): {node: {key: value}}"),
     Key("v_reset", "node", "float or array", "state units", "reset potential of a spiking node in a nir 1.0.4 file (1.0.4 has no v_reset field; 0 when absent)"),
     Key("shift", "node", "int", "bits", "left shift applied to a weight node's output (Xylo weight shift, Loihi weight exponent)"),
-    # quantization for a target (nirconv/quantization, read back by nirconv/lowering/integer.py)
+    # quantization for a target (nirconv/quantization, read back by nirconv/reading/integer.py)
     Key("state_bits", "graph, node", "int", "bits", "width of the integer membrane state"),
     Key("warnings", "graph", "list of str", "", "changes the target forced ('node: rule: message'), e.g. reset subtract -> zero"),
     Key("fits", "graph", "bool", "", "whether the exported graph fits its target (false only with --force)"),
@@ -86,7 +86,14 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("threshold_int", "node", "int or array", "integer state units", "Speck/Xylo/generic: integer threshold (v >= threshold_int)"),
     Key("bias_int", "node", "int or array", "integer state units", "Speck/Xylo/generic: integer bias added to v per step"),
     Key("v_init_int", "node", "int or array", "integer state units", "Speck/Xylo/generic: integer initial membrane"),
-    Key("max_spikes", "node", "int", "spikes per step", "spikes a neuron emits per step (inf: unlimited; -1 in files of nirconv 0.1)"),
+    Key("max_spikes", "node", "count", "spikes per step", "spikes a neuron emits per step (inf: unlimited; -1 in files of nirconv 0.1)"),
+    Key("current_delay", "node", "bool", "", "float neuron: v uses the previous step's synaptic current (norse's LIFCell); absent: false"),
+    Key("reset_after_decay", "node", "bool", "", "float neuron: false for snnTorch's one-step-late, undecayed reset; absent: true"),
+    Key("v_min", "node", "float or array", "state units", "float neuron: lower bound of v after the reset (Sinabs' min_v_mem); absent: none"),
+    Key("float_current_delay", "node", "bool", "", "neuron node: the float neuron's current_delay"),
+    Key("float_reset_after_decay", "node", "bool", "", "neuron node: the float neuron's reset_after_decay"),
+    Key("float_max_spikes", "node", "count", "spikes per step", "neuron node: the float neuron's max_spikes (inf: unlimited)"),
+    Key("float_v_min", "node", "float or array", "float units", "neuron node: the float neuron's v_min"),
     Key("dash_mem", "node", "int or array", "bit shift", "Xylo/generic: membrane decay v -= v >> dash_mem (absent: no leak)"),
     Key("dash_syn", "node", "int or array", "bit shift", "Xylo/generic: synaptic decay (absent: no synaptic current)"),
     Key("du", "node", "int or array", "1/4096", "Loihi 2: current decay (u *= (4096 - (du + 1)) / 4096)"),
@@ -115,6 +122,7 @@ RANGES: dict[str, tuple] = {
     "shift": (-64, 64, False),
     "bias_exp": (-64, 64, False),
     "max_spikes": (-1, None, False),
+    "float_max_spikes": (1, None, False),
     "percentile": (0, 100, False),
     "float_shape": (0, None, False),
 }
@@ -184,6 +192,9 @@ def _type_problem(kind: str, v) -> str | None:
         return None if _is_number(v) else "must be a finite number"
     if kind in ("int", "bool"):
         return None if _is_integer(v) else "must be an integer"
+    if kind == "count":  # a whole number, or inf for unlimited (equations/limits.py)
+        ok = _is_integer(v) or (isinstance(v, (float, np.floating)) and v == math.inf)
+        return None if ok else "must be a whole number or inf"
     if kind == "dict":
         return None if isinstance(v, dict) else "must be a group of values"
     if kind == "list of str":

@@ -1,5 +1,5 @@
 """Per-family number formats: decays in the chip's encoding, the integer input gain, and the
-integer neuron parameters written into node metadata (read back by nirconv/lowering/integer.py).
+integer neuron parameters written into node metadata (read back by nirconv/reading/integer.py).
 
 Conventions (docs/equations/targets.md): a float neuron, resolved by its dialect into
 ``alpha_mem, beta_mem, bias, alpha_syn, beta_syn, v_threshold`` (`NeuronFloat`), is first

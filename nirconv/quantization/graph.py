@@ -14,7 +14,7 @@ import nir
 import numpy as np
 
 from ..errors import Unsupported
-from ..lowering.structure import flatten, order
+from ..reading.structure import flatten, order
 
 WEIGHT_TYPES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)
 STRUCTURE_TYPES = (nir.Flatten, nir.SumPool2d, nir.AvgPool2d)

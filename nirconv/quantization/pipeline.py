@@ -181,9 +181,9 @@ def no_subgraphs(graph):
 
 
 def p_resolve_float(graph, env):
-    from ..lowering import lower
+    from ..reading import lower
 
-    from .. import dialects
+    from ..reading import dialects
 
     meta = dict(graph.metadata or {})
     used = dialects.detect(meta, graph) if env.dialect == "auto" else env.dialect
@@ -556,7 +556,7 @@ def p_stamp(graph, env):
 
 
 def lowers_in_integer_mode(graph, env):
-    from ..lowering import lower
+    from ..reading import lower
 
     if env.target.family == "spinnaker2" and any(
             isinstance(n, nir.CubaLIF) for n in graph.nodes.values()):

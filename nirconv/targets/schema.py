@@ -30,7 +30,7 @@ MAPPERS = ("layer_per_core", "packed", "populations", "unlimited")
 FAMILIES = ("speck", "xylo", "generic", "loihi2", "spinnaker2")
 NEURON_TYPES = ("IF", "LIF", "CubaLIF", "I", "LI", "CubaLI")
 LAYER_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d",
-               "Flatten", "Delay", "Threshold", "Identity")  # nirconv/lowering/ops.py BUILDERS
+               "Flatten", "Delay", "Threshold", "Identity")  # nirconv/reading/ops.py BUILDERS
 # What a family's integer equations (nirconv/equations/neurons.py) fix: how decays are stored,
 # and the widths its record hard-codes (LoihiCubaLIF: v clipped to 24 bits, vth unsigned 17-bit).
 FAMILY_DECAYS = {"speck": "none", "xylo": "bitshift", "generic": "bitshift",

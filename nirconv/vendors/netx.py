@@ -288,7 +288,7 @@ def _write_layer(g, layer: _Layer) -> None:
 def _as_program(graph_or_program, source) -> Program:
     if isinstance(graph_or_program, Program):
         return graph_or_program
-    from ..lowering import lower
+    from ..reading import lower
 
     return lower(graph_or_program, mode="int", source=source or "<memory>")
 

@@ -24,7 +24,7 @@ VendorFn = Callable[..., np.ndarray]
 def _program(graph_or_program) -> Program:
     if isinstance(graph_or_program, Program):
         return graph_or_program
-    from ..lowering import lower
+    from ..reading import lower
 
     graph, source = graph_or_program, "<memory>"
     if isinstance(graph, (str, bytes)) or hasattr(graph, "__fspath__"):

@@ -277,7 +277,7 @@ def _spec_from_arrays(arrays: dict, source: str) -> XyloSpec:
 def _as_program(graph_or_program, source) -> Program:
     if isinstance(graph_or_program, Program):
         return graph_or_program
-    from ..lowering import lower  # a NIR graph quantized for xylo
+    from ..reading import lower  # a NIR graph quantized for xylo
 
     return lower(graph_or_program, mode="int", source=source or "<memory>")
 

@@ -164,7 +164,7 @@ def _nir_float_graphs():
 @needs_event
 @pytest.mark.parametrize("name", ["lif_mlp", "cuba_recurrent", "conv_if"])
 def test_lowered_nir_graphs_agree_in_float64(name):
-    from nirconv.lowering import lower
+    from nirconv.reading import lower
     graph = _nir_float_graphs()[name]
     program = lower(graph, mode="float", dialect="nirconv", dt=1e-3)
     rng = np.random.default_rng(3)
@@ -186,7 +186,7 @@ def test_lowered_quantized_graphs_are_bit_exact(target):
     integer mode, on both backends."""
     import nirconv
     from nirconv.errors import NirconvError
-    from nirconv.lowering import lower
+    from nirconv.reading import lower
     graph = _nir_float_graphs()["conv_if" if target == "speck" else "lif_lif"]
     shape = (1, 6, 6) if target == "speck" else (6,)
     calibration = np.abs(np.random.default_rng(1).normal(1.0, 1.0, (32, *shape)))

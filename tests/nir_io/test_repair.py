@@ -1,5 +1,5 @@
 """nirconv.load reads the files peers write (repairs), and refuses what cannot be inferred with a
-one-line BadInput naming file, node and field (through nirconv.load + nirconv.lowering.lower)."""
+one-line BadInput naming file, node and field (through nirconv.load + nirconv.reading.lower)."""
 from __future__ import annotations
 
 import copy
@@ -13,7 +13,7 @@ import pytest
 
 import nirconv
 from nirconv.errors import BadInput, NirconvError, Unsupported
-from nirconv.lowering import lower
+from nirconv.reading import lower
 from nirconv.nir_io.repair import read_dict, repair_dict
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import nirconv
 from nirconv.errors import BadInput, DoesNotFit
-from nirconv.lowering import lower
+from nirconv.reading import lower
 from nirconv.quantization import export_with_report, quantize, to_float_graph
 from nirconv.passes import Pass, PassFailed, run_passes
 from nirconv.targets.paper import braille_rnn, nmnist_cnn

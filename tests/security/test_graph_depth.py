@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nirconv
-from nirconv.lowering import lower
+from nirconv.reading import lower
 from nirconv.nir_io.limits import MAX_NESTING
 
 _spec = importlib.util.spec_from_file_location("security_nir_hostile",

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import nirconv
-from nirconv.lowering import lower
+from nirconv.reading import lower
 
 _spec = importlib.util.spec_from_file_location("security_nir_hostile",
                                                Path(__file__).with_name("nir_hostile.py"))

@@ -225,7 +225,7 @@ def test_docs_table_is_the_schema():
 
 
 def test_name_lists_match_what_the_lowering_builds():
-    from nirconv.lowering.ops import BUILDERS
+    from nirconv.reading.ops import BUILDERS
 
     neurons = {t.__name__ for t in BUILDERS} & set(NEURON_TYPES)
     assert neurons == set(NEURON_TYPES)

@@ -159,7 +159,7 @@ def test_exported_float_network_writes_and_reads_back(tmp_path):
     import torch
 
     import nirconv
-    from nirconv.lowering import lower
+    from nirconv.reading import lower
 
     rng = np.random.default_rng(4)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 
 from nirconv.equations.neurons import NeuronFloat
-from nirconv.lowering import lower
+from nirconv.reading import lower
 from nirconv.quantization import quantize, to_float_graph
 from nirconv.targets.paper import braille_rnn, nmnist_cnn
 from nirconv.writing import to_nir

@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from importlib import import_module
 
-from ..errors import Unsupported
+from ...errors import Unsupported
 
 _MODULES = {
-    "nirconv": "nirconv.dialects.nirconv_dialect",
-    "norse": "nirconv.dialects.norse_dialect",
-    "snntorch": "nirconv.dialects.snntorch_dialect",
-    "sinabs": "nirconv.dialects.sinabs_dialect",
-    "rockpool": "nirconv.dialects.rockpool_dialect",
+    "nirconv": "nirconv.reading.dialects.nirconv_dialect",
+    "norse": "nirconv.reading.dialects.norse_dialect",
+    "snntorch": "nirconv.reading.dialects.snntorch_dialect",
+    "sinabs": "nirconv.reading.dialects.sinabs_dialect",
+    "rockpool": "nirconv.reading.dialects.rockpool_dialect",
 }
 NAMES = tuple(_MODULES)
 
@@ -93,6 +93,6 @@ def guess_from_graph(graph) -> str | None:
 
 
 def _leaves(graph) -> dict:
-    from ..nir_io.walk import leaves
+    from ...nir_io.walk import leaves
 
     return leaves(graph)

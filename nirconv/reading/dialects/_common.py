@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BadInput, Unsupported
-from ..lowering.ops import array
+from ...errors import BadInput, Unsupported
+from ..ops import array
 
 RESETS = ("subtract", "zero")
 

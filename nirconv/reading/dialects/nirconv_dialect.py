@@ -21,9 +21,9 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from ..equations.limits import as_limit
-from ..equations.neurons import NeuronFloat
-from ..errors import BadInput, NirconvError
+from ...equations.limits import as_limit
+from ...equations.neurons import NeuronFloat
+from ...errors import BadInput, NirconvError
 from ._common import param
 
 _SPIKING = (nir.IF, nir.LIF, nir.CubaLIF)

@@ -25,8 +25,8 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from ..equations.neurons import NeuronFloat
-from ..errors import BadInput
+from ...equations.neurons import NeuronFloat
+from ...errors import BadInput
 from ._common import param, positive, reset_mode, v_init
 
 MAX_SPIKES = 2 ** 16  # rockpool's default max_spikes_per_dt

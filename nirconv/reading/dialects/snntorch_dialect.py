@@ -25,7 +25,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from ..equations.neurons import NeuronFloat
+from ...equations.neurons import NeuronFloat
 from ._common import need_dt, param, positive, reset_mode, v_init
 
 

@@ -3,8 +3,8 @@
     program = lower(graph, mode="float", dialect="auto", dt=None, reset=None, source=path)
 
 Steps: flatten subgraphs -> topological order with back edges (cycles through state) -> per node,
-the builder of its NIR type (nirconv/lowering/ops.py) -> neurons resolved by the dialect (float) or
-the target family's integer rules (int, nirconv/lowering/integer.py) -> edge delays.
+the builder of its NIR type (nirconv/reading/ops.py) -> neurons resolved by the dialect (float) or
+the target family's integer rules (int, nirconv/reading/integer.py) -> edge delays.
 The graph is not mutated. Every error names the file, node and field.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Optional
 import nir
 import numpy as np
 
-from .. import dialects
+from . import dialects
 from ..equations.program import Edge, InputOp, NeuronOp, Program
 from ..errors import BadInput, NirconvError, Unsupported
 from ..nir_io.limits import check_shape

@@ -1,7 +1,7 @@
 """Per-primitive rules: how each NIR node type becomes a Program op (shape rule included).
 
 One builder per NIR type, registered in `BUILDERS`; neurons are resolved by the dialect (float mode)
-or by the target family's integer rules (integer mode), see `nirconv.lowering.neurons`.
+or by the target family's integer rules (integer mode), see `nirconv.reading.neurons`.
 """
 from __future__ import annotations
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from ..equations.limits import UNLIMITED
-from ..equations.neurons import NeuronFloat
+from ...equations.limits import UNLIMITED
+from ...equations.neurons import NeuronFloat
 from ._common import param, positive, require, reset_mode, v_init
 
 WHY = "Sinabs' from_nir refuses v_leak != 0"

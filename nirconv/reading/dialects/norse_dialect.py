@@ -23,7 +23,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from ..equations.neurons import NeuronFloat
+from ...equations.neurons import NeuronFloat
 from ._common import need_dt, param, positive, require, reset_mode
 
 WHY = "norse's from_nir ignores it"
