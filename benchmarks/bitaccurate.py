@@ -160,7 +160,7 @@ def equivalent_cnn(seed=0):
 def demo_cnn():
     """The demo's trained CNN through convert -> to_nir -> export(speck), if the pipeline works."""
     import nirconv
-    from nirconv.conversion.digits import trained_digits_cnn
+    from nirconv.demo.digits import trained_digits_cnn
     from nirconv.simulation import prepare_input, to_program
     model, data = trained_digits_cnn(seed=0)
     snn = nirconv.convert(model, data.x_train[:256], readout="spikes")

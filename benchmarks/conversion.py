@@ -65,8 +65,8 @@ def sj_recipes(loader):
 
 
 def run_dataset(name: str, seed: int):
-    from nirconv.conversion.digits import accuracy, trained_digits_cnn
-    from nirconv.conversion.mnist1d_model import trained_mnist1d_cnn
+    from nirconv.demo.digits import accuracy, trained_digits_cnn
+    from nirconv.demo.mnist1d_model import trained_mnist1d_cnn
     import nirconv
 
     t0 = time.time()

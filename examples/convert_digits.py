@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 import nirconv
-from nirconv.conversion.digits import accuracy, trained_digits_cnn
+from nirconv.demo.digits import accuracy, trained_digits_cnn
 
 
 def main(out: Path, epochs: int = 15, timesteps: int = 8) -> dict:

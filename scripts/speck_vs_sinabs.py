@@ -3,7 +3,7 @@
     NIRCONV_SINABS_PYTHON=/work/venvs/sinabs/bin/python python scripts/speck_vs_sinabs.py \
         [--samples 64] [--timesteps 32] [--seed 0]
 
-Trains the embedded digits CNN (nirconv.conversion.digits), converts it (spike readout), exports it
+Trains the embedded digits CNN (nirconv.demo.digits), converts it (spike readout), exports it
 for speck (``nirconv.export``), writes it for nir 1.0.4, loads it in Sinabs (``sinabs.from_nir`` in
 Sinabs' own venv; IAF with the integer thresholds and initial membranes, multi-spike, subtractive
 reset, min_v_mem = -32768) and compares the output spikes of every step and sample with our event
@@ -63,7 +63,7 @@ def main() -> int:
     args = ap.parse_args()
 
     import nirconv
-    from nirconv.conversion.digits import trained_digits_cnn
+    from nirconv.demo.digits import trained_digits_cnn
     from nirconv.equations.encoding import encode_static
     from nirconv.vendors import registry
 

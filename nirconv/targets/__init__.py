@@ -2,7 +2,11 @@
 
     target = load("speck")            # a built-in name
     target = load("my_chip.toml")     # or a path to a file of the same format
+    names()                           # the built-in names: ('speck', 'xylo', ...)
 
+The built-in targets are the ``*.toml`` files found in `FOLDER`: a file's name (without ``.toml``)
+is the target's name. They are listed (``nirconv targets``, the demo's fit table) sorted by the
+file's top-level ``order`` (an integer; files without one come after those with one), then by name.
 Adding a chip is adding a file here (or passing your own file by path). See `schema.py` for the
 format and docs/equations/targets.md for the figures and their sources.
 """
@@ -15,7 +19,6 @@ from ..errors import BadInput
 from .schema import FIELDS, INF, SPEC, Target, from_dict, load_file
 
 FOLDER = Path(__file__).resolve().parent
-BUILTIN = ("speck", "xylo", "loihi2", "spinnaker2", "generic")
 
 
 def path_of(name: str) -> Path:
@@ -23,8 +26,20 @@ def path_of(name: str) -> Path:
 
 
 @lru_cache(maxsize=None)
-def _builtin(name: str) -> Target:
-    return load_file(path_of(name))
+def _load_cached(path: Path) -> Target:
+    return load_file(path)
+
+
+def names() -> tuple[str, ...]:
+    """The built-in target names: the TOML files in `FOLDER`, by ``order`` then name."""
+    files = sorted(FOLDER.glob("*.toml"))
+    targets = {f.stem: _load_cached(f) for f in files}
+
+    def place(name):
+        order = targets[name].order
+        return (order is None, order or 0, name)
+
+    return tuple(sorted(targets, key=place))
 
 
 def load(name_or_path) -> Target:
@@ -32,18 +47,22 @@ def load(name_or_path) -> Target:
     if isinstance(name_or_path, Target):
         return name_or_path
     text = str(name_or_path)
-    if text in BUILTIN:
-        return _builtin(text)
+    builtin = names()
+    if text in builtin:
+        return _load_cached(path_of(text))
     p = Path(text)
     if p.suffix == ".toml" or p.exists() or "/" in text:
         return load_file(p)
-    raise BadInput(f"unknown target {text!r}: choose one of {', '.join(BUILTIN)} or give the "
+    raise BadInput(f"unknown target {text!r}: choose one of {', '.join(builtin)} or give the "
                    "path of a target file (.toml)", field="target")
 
 
 def builtins() -> list[Target]:
-    return [_builtin(n) for n in BUILTIN]
+    """Every built-in `Target`, in the order of `names`."""
+    return [_load_cached(path_of(n)) for n in names()]
 
 
-__all__ = ["BUILTIN", "FIELDS", "INF", "SPEC", "Target", "builtins", "from_dict", "load",
-           "load_file", "path_of"]
+BUILTIN = names()  # the built-in names when nirconv was imported (see `names`)
+
+__all__ = ["BUILTIN", "FIELDS", "FOLDER", "INF", "SPEC", "Target", "builtins", "from_dict", "load",
+           "load_file", "names", "path_of"]

@@ -39,6 +39,7 @@ FAMILY_MAX_BITS = {"loihi2": {"state.bits": 24, "state.threshold_bits": 17}}
 MAX_INT = 2 ** 62  # the largest finite figure: counts stay exact in int64 and float64 sums
 MAX_CORES = 1 << 20  # per chip; the per-core figures become lists of this length
 MAX_FILE_BYTES = 1 << 20  # a target file is a few KB; a larger one is refused before parsing
+MAX_ORDER = 1 << 20  # the top-level ``order`` of a built-in target (its place in lists)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,9 @@ def markdown_table() -> str:
     """The schema as the Markdown table in docs/equations/targets.md (tests/security/
     test_target_files.py keeps the two equal)."""
     rows = ["| field | kind | default | range | meaning |", "|---|---|---|---|---|",
-            "| `name` (top level) | str | required | non-empty | target name |"]
+            "| `name` (top level) | str | required | non-empty | target name |",
+            f"| `order` (top level) | int | none | 0..{MAX_ORDER} | place among the built-in "
+            "targets (lists and the demo sort by `order`, then name; no `order` comes last) |"]
     for f in FIELDS:
         default = "required" if f.required else _doc_value(f.default)
         meaning = f.meaning.replace("|", "\\|")
@@ -241,6 +244,7 @@ class Target:
     values: dict = field(repr=False)
     sources: dict = field(repr=False)
     assumptions: tuple = ()
+    order: int | None = None  # position among the built-in targets (top-level ``order``)
 
     def __getitem__(self, key: str) -> Any:
         if key not in SPEC:
@@ -410,12 +414,13 @@ def from_dict(data: dict, path: Path) -> Target:
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise _bad(path, "name", "missing or empty target name")
-    unknown_sections = set(data) - set(SECTIONS) - {"name", "schema"}
+    unknown_sections = set(data) - set(SECTIONS) - {"name", "schema", "order"}
     if unknown_sections:
         raise _bad(path, sorted(unknown_sections)[0],
                    f"unknown section; sections are {', '.join(SECTIONS)}")
     if data.get("schema", 1) != 1:
         raise _bad(path, "schema", f"unsupported schema version {data.get('schema')!r} (1 is)")
+    order = _order(path, data.get("order"))
     values, sources, assumptions = {}, {}, []
     for section in SECTIONS:
         table = data.get(section, {})
@@ -440,7 +445,16 @@ def from_dict(data: dict, path: Path) -> Target:
             assumptions.append(spec.key)
     _cross_checks(path, values)
     return Target(name=name, path=Path(path), values=values, sources=sources,
-                  assumptions=tuple(assumptions))
+                  assumptions=tuple(assumptions), order=order)
+
+
+def _order(path, order):
+    """The optional top-level ``order``: an integer in 0..MAX_ORDER, or None when absent."""
+    if order is None:
+        return None
+    if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= MAX_ORDER:
+        raise _bad(path, "order", f"must be an integer in 0..{MAX_ORDER}, is {_show(order)}")
+    return order
 
 
 def _cross_checks(path, v: dict) -> None:

@@ -8,7 +8,7 @@ import pytest
 import nirconv
 from nirconv.cli import main
 from nirconv.targets import path_of
-from nirconv.targets.paper import braille_rnn, nmnist_cnn
+from ..fixtures.paper import braille_rnn, nmnist_cnn
 
 
 @pytest.fixture(scope="module")

@@ -52,13 +52,13 @@ def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
 
 @pytest.fixture(scope="session")
 def digits():
-    from nirconv.conversion.digits import load_digits_data
+    from nirconv.demo.digits import load_digits_data
     return load_digits_data(seed=0)
 
 
 @pytest.fixture(scope="session")
 def trained_small_cnn(digits):
-    from nirconv.conversion.digits import train_classifier
+    from nirconv.demo.digits import train_classifier
     torch.manual_seed(0)
     return train_classifier(SmallCNN(), digits.x_train, digits.y_train, epochs=4, seed=0)
 

@@ -14,7 +14,7 @@ import pytest
 
 import nirconv
 from nirconv.quantization import export_with_report
-from nirconv.targets.paper import braille_rnn
+from ..fixtures.paper import braille_rnn
 
 T = 32
 N_SAMPLES = 150

@@ -11,7 +11,7 @@ from nirconv.errors import BadInput, DoesNotFit
 from nirconv.reading import lower
 from nirconv.quantization import export_with_report, quantize, to_float_graph
 from nirconv.passes import Pass, PassFailed, run_passes
-from nirconv.targets.paper import braille_rnn, nmnist_cnn
+from ..fixtures.paper import braille_rnn, nmnist_cnn
 
 
 @pytest.fixture(scope="module")

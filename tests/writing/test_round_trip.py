@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from nirconv.equations.neurons import NeuronFloat
 from nirconv.reading import lower
 from nirconv.quantization import quantize, to_float_graph
-from nirconv.targets.paper import braille_rnn, nmnist_cnn
+from ..fixtures.paper import braille_rnn, nmnist_cnn
 from nirconv.writing import to_nir
 
 from ..agreement.strategies import cases

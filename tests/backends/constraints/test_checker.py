@@ -12,7 +12,7 @@ from nirconv.backends.constraints import Report, Violation, check_float_graph
 from nirconv.backends.constraints.mappers import _matching, speck_layer_memory
 from nirconv.backends.constraints.net import build_net
 from nirconv.targets import load, path_of
-from nirconv.targets.paper import braille_rnn, nmnist_cnn
+from ...fixtures.paper import braille_rnn, nmnist_cnn
 
 
 @pytest.fixture(scope="module")

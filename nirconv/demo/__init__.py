@@ -3,6 +3,8 @@
 train (seconds) -> convert -> NIR (snn.nir) -> float SNN accuracy at T = 4..32 -> check against every
 built-in target -> export for one -> audit -> DIR/report.json and DIR/report.html.
 Each stage is a function returning a plain dict (what report.json holds), so tests can call them.
+The embedded models and their data live beside this module (`digits`, `mnist1d_model`); the demo
+is layer 8 of docs/architecture.md: it uses the facade, and nothing in the library imports it.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ import numpy as np
 import torch
 
 TIMESTEPS = (4, 8, 16, 32)
-BUILTIN_TARGETS = ("speck", "xylo", "loihi2", "spinnaker2", "generic")
 
 
 @dataclass
@@ -34,7 +35,7 @@ class DemoRun:
 def conversion_stage(model, data, snn, graph_path, backend="torch") -> dict:
     """ANN and float-SNN accuracy at each T (one run of max(T) steps, prefix sums), spikes/sample."""
     import nirconv
-    from .simulation import prepare_input, run_program, to_program
+    from ..simulation import prepare_input, run_program, to_program
 
     x, y = data.x_test, data.y_test.numpy()
     with torch.no_grad():
@@ -63,8 +64,8 @@ def conversion_stage(model, data, snn, graph_path, backend="torch") -> dict:
 
 
 def _spikes_per_step(program, x, T, backend) -> np.ndarray:
-    from .equations.program import NeuronOp
-    from .simulation import prepare_input, run_program
+    from ..equations.program import NeuronOp
+    from ..simulation import prepare_input, run_program
 
     names = [op.name for op in program.ops
              if isinstance(op, NeuronOp) and getattr(op.neuron, "spiking", True)]
@@ -79,11 +80,11 @@ def _spikes_per_step(program, x, T, backend) -> np.ndarray:
 def targets_stage(graph, spikes_graph) -> list[dict]:
     """Fit report per built-in target; spike-only chips get the spike-readout conversion."""
     import nirconv
-    from .targets import load as load_target
+    from ..targets import builtins
     rows = []
-    for name in BUILTIN_TARGETS:
-        membrane = bool(load_target(name)["neurons.membrane_readout"])
-        rep = nirconv.check(graph if membrane else spikes_graph, target=name)
+    for target in builtins():
+        membrane = bool(target["neurons.membrane_readout"])
+        rep = nirconv.check(graph if membrane else spikes_graph, target=target.name)
         rows.append(rep.to_json())
     return rows
 
@@ -147,8 +148,8 @@ def run_demo(out="nirconv-demo", target="speck", progress=True, echo=print) -> D
     """Run the pipeline, writing into a temporary folder beside ``out``; its files are moved into
     ``out`` only when everything succeeded (no partial output). The temporary folder follows
     nirconv/nir_io/atomic.py: our naming, removed on errors and signals, swept after ``kill -9``."""
-    from .nir_io.atomic import atomic_write_text, check_folder_destination, temp_folder
-    from .targets import load as load_target
+    from ..nir_io.atomic import atomic_write_text, check_folder_destination, temp_folder
+    from ..targets import load as load_target
 
     out = check_folder_destination(out)  # a file, device or unwritable folder: exit 2, untouched
     tgt = load_target(target)  # fails early (exit 2) on an unknown target
@@ -164,7 +165,7 @@ def run_demo(out="nirconv-demo", target="speck", progress=True, echo=print) -> D
 
 def _move_into(work: Path, out: Path) -> None:
     """Move the finished files into ``out``, every destination checked before the first move."""
-    from .nir_io.atomic import check_destination, write_error
+    from ..nir_io.atomic import check_destination, write_error
 
     files = sorted(work.iterdir())
     if out.is_dir():
@@ -180,8 +181,8 @@ def _move_into(work: Path, out: Path) -> None:
 
 def _pipeline(work: Path, out: Path, tgt, progress, echo):
     import nirconv
-    from .conversion.digits import trained_digits_cnn
-    from .fidelity import audit_section, html_fragment
+    from .digits import trained_digits_cnn
+    from ..fidelity import audit_section, html_fragment
 
     t0 = time.perf_counter()
     echo("training the embedded CNN on scikit-learn digits ...")
