@@ -23,11 +23,8 @@ def _is_nir(path: Path) -> bool:
 
 
 def _load_model(path, arch):
-    try:
-        from ..conversion.model_io import load_model
-    except ImportError:
-        raise Unsupported("loading models needs nirconv.conversion.model_io (not available)",
-                          file=path, field="model") from None
+    from ..conversion.model_io import load_model
+
     return load_model(path, arch=arch)
 
 
@@ -40,13 +37,10 @@ def _write(dep, out, fmt, nir_version, target):
     if target.family != family:
         raise Unsupported(f"--format {fmt} is for {family} targets, not {target.name}",
                           field="format")
-    try:
-        if fmt == "rockpool":
-            from ..vendors.xylo import write_rockpool_npz as writer
-        else:
-            from ..vendors.netx import write_netx as writer
-    except ImportError as e:
-        raise Unsupported(f"--format {fmt} needs nirconv.vendors ({e})", field="format") from None
+    if fmt == "rockpool":
+        from ..vendors.xylo import write_rockpool_npz as writer
+    else:
+        from ..vendors.netx import write_netx as writer
     writer(dep, out)
 
 

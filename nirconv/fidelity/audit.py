@@ -245,11 +245,9 @@ def _progress(chunks, progress):
 def _vendor(dep, data, labels, T, setup):
     """The vendor simulator's accuracy (read like the deployed run) where one is installed, else
     ``"skipped: <reason>"``."""
+    from ..vendors.registry import vendor_simulator
+
     target = _text((dep.metadata or {}).get("target", ""))
-    try:
-        from ..vendors.registry import vendor_simulator
-    except ImportError:
-        return "skipped: no vendor simulator support in this installation", None
     fn, reason = vendor_simulator(target)
     if fn is None:
         return f"skipped: {reason}", None

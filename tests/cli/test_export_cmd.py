@@ -104,7 +104,6 @@ def test_a_model_without_calibration_is_bad_input(tmp_path):
 
 @pytest.mark.parametrize("target,fmt,suffix", [("xylo", "rockpool", ".npz"), ("loihi2", "netx", ".h5")])
 def test_vendor_formats(files, tmp_path, target, fmt, suffix):
-    pytest.importorskip(f"nirconv.vendors.{'xylo' if fmt == 'rockpool' else 'netx'}")
     out = tmp_path / f"dep{suffix}"
     assert main(["export", str(files / "rnn.nir"), "--target", target, "--format", fmt,
                  "-o", str(out)]) == 0

@@ -78,18 +78,8 @@ def test_norse_loads_the_export(snn, tmp_path):
     assert isinstance(module, torch.nn.Module)
 
 
-def _event_backend_ready() -> bool:
-    try:
-        from nirconv.backends.event import run  # noqa: F401
-    except Exception:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("readout", ["membrane", "spikes"])
 def test_snn_and_event_simulation_of_the_export_agree(trained_small_cnn, digits, readout):
-    if not _event_backend_ready():
-        pytest.skip("the event backend (nirconv.backends.event.run) is not available yet")
     snn = nirconv.convert(trained_small_cnn, digits.x_train[:128], timesteps=8,
                           readout=readout).double()
     graph = nirconv.to_nir(snn)
@@ -111,8 +101,6 @@ def test_snn_and_event_simulation_of_the_export_agree(trained_small_cnn, digits,
 
 
 def test_residual_export_agrees_with_event_simulation(zoo):
-    if not _event_backend_ready():
-        pytest.skip("the event backend (nirconv.backends.event.run) is not available yet")
     torch.manual_seed(0)
     model = zoo.randomize_bn(zoo.Residual())
     x = torch.rand(64, 1, 8, 8)

@@ -28,11 +28,7 @@ def get(name: str):
     if name not in _MODULES:
         raise Unsupported(f"unknown dialect {name!r}; choose one of {', '.join(NAMES)} or auto",
                           field="dialect")
-    try:
-        module = import_module(_MODULES[name])
-    except ModuleNotFoundError as e:
-        raise Unsupported(f"dialect {name!r} is not available ({e})", field="dialect") from None
-    return module.DIALECT
+    return import_module(_MODULES[name]).DIALECT
 
 
 def detect(metadata: dict, graph=None) -> str:
