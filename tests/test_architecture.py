@@ -1,4 +1,4 @@
-"""The architecture rules of ../shared/style.md, checked on the source (ast, not grep)."""
+"""The architecture rules of docs/architecture.md, checked on the source (ast, not grep)."""
 from __future__ import annotations
 
 import ast

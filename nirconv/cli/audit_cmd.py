@@ -1,4 +1,4 @@
-"""`nirconv audit` (see ../shared/contract.md): exit 0 passed, 1 below tolerance, 2 bad input."""
+"""`nirconv audit` (see README.md, "Command line"): exit 0 passed, 1 below tolerance, 2 bad input."""
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,4 @@
-"""`nirconv export MODEL_OR_NIR --target NAME ... -o OUT [--force] [--json]` (../shared/contract.md).
+"""`nirconv export MODEL_OR_NIR --target NAME ... -o OUT [--force] [--json]` (README: Command line).
 
 Quantizes for the target, maps and checks it. Exit 1 and no file if it does not fit, unless
 --force (then the file is written and the exit code is still 1)."""
