@@ -1,4 +1,4 @@
-"""`nirconv audit` (see README.md, "Command line"): exit 0 passed, 1 below tolerance, 2 bad input."""
+"""`nirconv audit` (README: Command line): exit 0 passed, 1 below tolerance, 2 bad input."""
 from __future__ import annotations
 
 import sys

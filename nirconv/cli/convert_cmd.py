@@ -1,4 +1,4 @@
-"""`nirconv convert` (see README.md, "Command line"): a trained model -> float SNN -> NIR file."""
+"""`nirconv convert` (README: Command line): a trained model -> float SNN -> NIR file."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""`nirconv inspect` (see README.md, "Command line"): what a NIR file holds, and how it will be read.
+"""`nirconv inspect` (README: Command line): what a NIR file holds, and how it will be read.
 
     nirconv inspect GRAPH.nir [--json]
 

@@ -1,4 +1,4 @@
-"""`nirconv simulate` (see README.md, "Command line"): run a NIR graph on an input, write the output.
+"""`nirconv simulate` (README: Command line): run a NIR graph on an input, write the output.
 
     nirconv simulate GRAPH.nir --input X.npy [--timesteps T] [--backend event|torch]
                      [--device cpu|cuda] [--mode auto|float|int] [--dialect D]
