@@ -12,7 +12,8 @@ import nirconv
 from nirconv.fidelity import write_report
 from nirconv.fidelity.compare import readout_is_spiking
 from nirconv.quantization import to_float_graph
-from nirconv.simulation import simulate, to_program
+from nirconv.reading import to_program
+from nirconv.simulation import simulate
 
 T = 12
 SAMPLES = 48
