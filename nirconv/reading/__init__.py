@@ -21,12 +21,13 @@ import nir
 import numpy as np
 
 from . import dialects
-from ..equations.program import Edge, InputOp, NeuronOp, Program
+from ..equations.program import AffineOp, ConvOp, Edge, InputOp, NeuronOp, Program
 from ..errors import BadInput, NirconvError, Unsupported
 from ..nir_io.limits import check_shape
 from .float_view import DEPLOYED, weights_view
 from .ops import BUILDERS, Ctx, neuron_shape, positive_threshold
-from .records import calibrated_timesteps, deployment, input_encoding, op_info
+from .records import (calibrated_timesteps, deployment, input_encoding, neuron_scales, op_info,
+                      weight_scales)
 from .structure import flatten, order
 
 __all__ = ["to_program", "float_view", "lower", "is_quantized", "graph_dt", "PROVENANCE_KEYS"]
@@ -125,7 +126,7 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
             if name in flat.inputs:
                 shape = _input_shape(node, name, source, batch_axis=False)
                 ops[name] = InputOp(name=name, inputs=(), in_shape=shape, out_shape=shape,
-                                    info=op_info(node))
+                                    info=_node_record(op_info, node, name, source))
                 continue
             # an inner subgraph's Input: pass-through
         in_shape = _arriving_shape(name, inputs, ops, source)
@@ -136,10 +137,13 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
         if builder is None:
             raise Unsupported(f"node type {type(node).__name__} is not supported", file=source,
                               node=name, field="type")
-        ctx = Ctx(name, in_shape, inputs, source, step, resolve, op_info(node, deployed=quantized))
-        try:
+        try:  # records validate themselves; say where they came from
+            ctx = Ctx(name, in_shape, inputs, source, step, resolve,
+                      op_info(node, deployed=quantized))
             ops[name] = builder(node, ctx)
-        except NirconvError as e:  # records validate themselves; say where they came from
+            if mode == "int":
+                ops[name] = with_scales(ops[name], node)
+        except NirconvError as e:
             raise e.at(file=source, node=name) from None
     if mode == "float":  # a recurrent bias acts from step 0 (see structure.delay_after_state)
         topo, ops = _move_delays(flat, topo, back, ops)
@@ -153,6 +157,27 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
         from .integer import finish_integer_program
         program = finish_integer_program(program)
     return program
+
+
+def _node_record(build, node, name, source):
+    """``build(node)``, its errors naming the file and node."""
+    try:
+        return build(node)
+    except NirconvError as e:
+        raise e.at(file=source, node=name) from None
+
+
+def with_scales(op, node):
+    """An integer op with the `WeightScales` / `NeuronScales` its deployed node carries."""
+    from dataclasses import replace
+
+    if isinstance(op, (AffineOp, ConvOp)):
+        scales = weight_scales(node)
+    elif isinstance(op, NeuronOp):
+        scales = neuron_scales(node)
+    else:
+        return op
+    return op if scales is None else replace(op, scales=scales)
 
 
 def _move_delays(flat, topo, back, ops):
