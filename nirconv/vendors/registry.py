@@ -155,6 +155,14 @@ def _lava_layers(program: Program) -> dict:
     return net
 
 
+def _graded_bits() -> int:
+    """The payload width of Loihi 2's graded spikes: the loihi2 target's ``state.bits`` (24,
+    lava's uv_bitwidth; what lava's Dense takes as num_message_bits)."""
+    from ..targets import load
+
+    return int(load("loihi2")["state.bits"])
+
+
 def _inputs(program: Program, neuron):
     ff = rec = None
     for e in neuron.inputs:
@@ -183,7 +191,7 @@ def run_lava(graph_or_program, x, timesteps: Optional[int] = None) -> np.ndarray
     x = x.reshape(x.shape[0], x.shape[1], -1)
     net = _lava_layers(program)
     net["x"] = x
-    net["input_message_bits"] = np.asarray(0 if np.isin(x, (0, 1)).all() else 24)
+    net["input_message_bits"] = np.asarray(0 if np.isin(x, (0, 1)).all() else _graded_bits())
     with tempfile.TemporaryDirectory(prefix="nirconv-lava-") as tmp:
         tmp = Path(tmp)
         np.savez(tmp / "net.npz", **net)
