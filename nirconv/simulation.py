@@ -91,8 +91,7 @@ def simulate(graph, x, timesteps=None, backend="event", device="cpu", mode="auto
 
     dtype, dt, reset, record = check_options(backend, device, mode, dtype, dialect, dt, reset,
                                              record)
-    program = to_program(arguments.nir_graph(graph, "graph"), mode=mode, dialect=dialect, dt=dt,
-                         reset=reset)
+    program = to_program(graph, mode=mode, dialect=dialect, dt=dt, reset=reset)
     xs = program.check_input(x, timesteps, record=record)
     result = run_program(program, xs, backend=backend, device=device, dtype=dtype, record=record,
                          progress=progress)

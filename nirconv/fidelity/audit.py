@@ -101,6 +101,9 @@ def _float_program(snn, dep, dep_source) -> tuple[Program, str]:
     if snn is None:
         return _float_view(dep, dep_source), "deployed metadata"
     if isinstance(snn, Program):
+        if snn.mode != "float":
+            raise BadInput("must be the float SNN's Program (mode float)", file=snn.source,
+                           field="snn")
         return snn, "snn program"
     if hasattr(snn, "forward") and not hasattr(snn, "edges"):  # a float SNN module
         from ..conversion import to_program as snn_program
@@ -179,19 +182,25 @@ def _result(totals, setup, dep, data, labels, tolerance, backend, snn_label) -> 
     snn_by_t = tuple(float(c) / n for c in totals.snn_correct)
     dep_by_t = tuple(float(c) / n for c in totals.dep_correct)
     vendor, vendor_acc = _vendor(dep, data, labels, T, setup)
-    deployment = setup.int_program.deployment
+    target, family = _target(setup.int_program)
     passed = dep_by_t[-1] >= snn_by_t[-1] - tolerance / 100.0 - 1e-12
     return AuditResult(
         timesteps=T, samples=n, tolerance=tolerance, ann_accuracy=totals.ann_correct / n,
         snn_accuracy=snn_by_t[-1], deployed_accuracy=dep_by_t[-1], passed=bool(passed),
         layers=tuple(state.result() for state in totals.layers.values()),
-        first_divergence=totals.tracker.divergence(), target=deployment.target,
-        arithmetic=deployment.family, backend=backend,
+        first_divergence=totals.tracker.divergence(), target=target, arithmetic=family,
+        backend=backend,
         latency_steps=setup.latency, output_shift_steps=setup.out_shift,
         snn_accuracy_by_steps=snn_by_t, deployed_accuracy_by_steps=dep_by_t, vendor=vendor,
         vendor_accuracy=vendor_acc, snn_source=snn_label,
         scatter={name: state.scatter() for name, state in totals.layers.items()
                  if state.has_activations})
+
+
+def _target(program: Program) -> tuple[str, str]:
+    """(target, integer family) of the deployed program ("" where it does not say)."""
+    d = program.deployment
+    return (d.target, d.family) if d is not None else ("", program.family or "")
 
 
 def _simulate(setup, x, T, backend, device):
@@ -264,7 +273,7 @@ def _progress(chunks, progress):
 def _vendor(dep, data, labels, T, setup):
     """The vendor simulator's accuracy (read like the deployed run) where one is installed, else
     ``"skipped: <reason>"``."""
-    target = setup.int_program.deployment.target
+    target = _target(setup.int_program)[0]
     try:
         from ..vendors.registry import vendor_simulator
     except ImportError:
