@@ -161,7 +161,7 @@ def demo_cnn():
     """The demo's trained CNN through convert -> to_nir -> export(speck), if the pipeline works."""
     import nirconv
     from nirconv.demo.digits import trained_digits_cnn
-    from nirconv.simulation import prepare_input, to_program
+    from nirconv.reading import to_program
     model, data = trained_digits_cnn(seed=0)
     snn = nirconv.convert(model, data.x_train[:256], readout="spikes")
     graph = nirconv.to_nir(snn)
@@ -179,7 +179,7 @@ def demo_cnn():
 
     def inputs(batch, steps, rng):
         idx = rng.integers(0, len(pool), batch)
-        return prepare_input(program, pool[idx], steps)
+        return program.check_input(pool[idx], steps)
 
     return f"cnn (demo, {target})", program, graph, inputs
 

@@ -1,88 +1,24 @@
 """`nirconv.simulate`: NIR graph (or file) + input -> per-step output, on either backend.
 
-Checks the options (`nirconv.arguments`), loads and lowers the graph (`nirconv.reading`), checks
-the input (numeric, finite, samples and steps present, the shape) and the memory the run needs
-(`equations.memory`, docs/memory.md), encodes a static input (`equations.encoding`) and hands the
-Program to ``nirconv.backends.event`` or ``nirconv.backends.torch`` (imported lazily). Both return
-a `SimResult`.
+Checks the options (`nirconv.arguments`), reads the graph (`nirconv.reading.to_program`), checks
+and encodes the input (`Program.check_input`: shape, values, the memory the run needs,
+docs/memory.md) and hands the Program to ``nirconv.backends.event`` or ``nirconv.backends.torch``
+(imported lazily). Both return a `SimResult`.
 """
 from __future__ import annotations
-
-from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
 from . import arguments
-from .equations.encoding import encode_static
-from .equations.memory import require_program
 from .equations.program import Program
 from .equations.result import SimResult
 from .errors import BadInput, Unsupported
-from .reading import lower
+from .reading import to_program
 
 BACKENDS = ("event", "torch")
 MODES = ("auto", "float", "int")
 RESETS = ("zero", "subtract")
 FLOAT_DTYPES = ("float32", "float64")
-
-
-def to_program(graph, *, mode="auto", dialect="auto", dt=None, reset=None) -> Program:
-    """A Program from a path, a NIRGraph or a Program (returned as is)."""
-    if isinstance(graph, Program):
-        return graph
-    graph = arguments.nir_graph(graph, "graph")
-    dt = arguments.optional_positive_float(dt, "dt")
-    source = "<memory>"
-    if isinstance(graph, Path):
-        from .nir_io import load
-        source = str(graph)
-        graph = load(graph, dialect=dialect)
-    if dialect == "auto":
-        dialect = str((graph.metadata or {}).get("dialect", "auto"))
-    return lower(graph, mode=mode, dialect=dialect, dt=dt, reset=reset, source=source)
-
-
-def prepare_input(program: Program, x, timesteps: Optional[int], record=()) -> np.ndarray:
-    """(T, B, *shape) array for the program: shapes and values checked, the memory the run needs
-    checked against what is available (`equations.memory`), then static inputs encoded."""
-    x = arguments.numeric_array(x, "input", nonempty_axis0=False, finite=False)
-    timesteps = arguments.optional_positive_int(timesteps, "timesteps")
-    shape = tuple(program.input_shape)
-    integer = program.mode == "int"
-    static = x.ndim == len(shape) + 1 and x.shape[1:] == shape
-    if static:  # (B, *shape)
-        if timesteps is None:
-            raise BadInput(f"a static input {x.shape} needs timesteps", field="timesteps")
-        steps, batch = timesteps, x.shape[0]
-    elif x.ndim == len(shape) + 2 and x.shape[2:] == shape:
-        if timesteps is not None and timesteps != x.shape[0]:
-            raise BadInput(f"input has {x.shape[0]} steps, timesteps says {timesteps}",
-                           field="timesteps")
-        steps, batch = x.shape[:2]
-    else:
-        raise BadInput(f"input of shape {x.shape} does not match the graph's input "
-                       f"{shape}: expected (B, {', '.join(map(str, shape))}) or "
-                       f"(T, B, {', '.join(map(str, shape))})", field="input")
-    _check_values(x, steps, batch, integer and not static)
-    require_program(program, steps, batch, record)
-    if static:
-        x = encode_static(x, steps, program.metadata, integer)
-    return x.astype(np.int64, copy=False) if integer else x
-
-
-def _check_values(x: np.ndarray, steps: int, batch: int, integer_steps: bool) -> None:
-    """Samples and steps present, values finite; ``integer_steps``: a per-step input of an integer
-    program must hold integers (a static one is encoded from floats)."""
-    if batch == 0:
-        raise BadInput(f"input of shape {x.shape} has no samples (batch 0)", field="input")
-    if steps == 0:
-        raise BadInput(f"input of shape {x.shape} has no steps (T = 0)", field="input")
-    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise BadInput("input contains NaN or infinite values", field="input")
-    if integer_steps and x.dtype.kind == "f" and not np.all(np.equal(np.mod(x, 1), 0)):
-        raise BadInput("integer mode needs integer inputs (spike counts or integer "
-                       "currents)", field="input")
 
 
 def run_program(program: Program, x: np.ndarray, *, backend="event", device="cpu", dtype=None,
@@ -156,7 +92,7 @@ def simulate(graph, x, timesteps=None, backend="event", device="cpu", mode="auto
     dtype, dt, reset, record = check_options(backend, device, mode, dtype, dialect, dt, reset,
                                              record)
     program = to_program(graph, mode=mode, dialect=dialect, dt=dt, reset=reset)
-    xs = prepare_input(program, x, timesteps, record)
+    xs = program.check_input(x, timesteps, record=record)
     result = run_program(program, xs, backend=backend, device=device, dtype=dtype, record=record,
                          progress=progress)
     result = default_float_dtype(result, program, dtype)

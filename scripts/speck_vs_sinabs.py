@@ -64,7 +64,7 @@ def main() -> int:
 
     import nirconv
     from nirconv.demo.digits import trained_digits_cnn
-    from nirconv.equations.encoding import encode_static
+    from nirconv.reading import to_program
     from nirconv.vendors import registry
 
     fn, reason = registry.vendor_simulator("speck")
@@ -77,7 +77,7 @@ def main() -> int:
     graph = interop_fixes(nirconv.to_nir(snn))
     dep = nirconv.export(graph, target="speck", calibration=calibration)
     x_static = data.x_test[:args.samples].numpy()
-    x = encode_static(x_static, args.timesteps, dict(dep.metadata), True)
+    x = to_program(dep, mode="int").check_input(x_static, args.timesteps)
     labels = data.y_test[:args.samples].numpy()
     theirs = fn(dep, x)
     ok = True

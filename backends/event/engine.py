@@ -133,8 +133,7 @@ def value_kinds(program: Program) -> tuple[dict, dict]:
     shortcut). Spiking ops by type; Flatten, Output, Delay and SumPool pass their inputs' kind on
     (a fixed point, so cycles through them resolve); the Input of an integer graph whose
     ``input_encoding`` is "rate" or "spikes" carries counts; everything else is analog."""
-    streaming = (program.mode == "int"
-                 and str(program.metadata.get("input_encoding", "")) in STREAMING_INPUTS)
+    streaming = program.mode == "int" and program.encoding.kind in STREAMING_INPUTS
     counted, binary = {}, {}
     passing = []
     for op in program.ops:

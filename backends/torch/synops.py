@@ -35,8 +35,7 @@ def _spiking_op(op, program: Program) -> bool:
                 return getattr(n, name) is not None
         return True
     if isinstance(op, InputOp):
-        return program.mode == "int" and str(
-            program.metadata.get("input_encoding", "current")) in ("rate", "spikes")
+        return program.mode == "int" and program.encoding.kind in ("rate", "spikes")
     return False
 
 

@@ -48,7 +48,8 @@ DIALECTS = ("auto", "nirconv", "norse", "snntorch", "sinabs", "rockpool")
 def command(graph, input_path, timesteps, backend, device, mode, dialect, reset, dt, output_path,
             as_json, progress):
     """Simulate GRAPH.nir on --input and write the per-step output to -o OUT.npy."""
-    from ..simulation import default_float_dtype, prepare_input, run_program, to_program
+    from ..reading import to_program
+    from ..simulation import default_float_dtype, run_program
 
     _check_output(output_path)
     x = load_npy(input_path, "input")
@@ -58,7 +59,7 @@ def command(graph, input_path, timesteps, backend, device, mode, dialect, reset,
     except NirconvError as e:
         raise e.with_file(graph)
     try:
-        xs = prepare_input(program, x, timesteps)
+        xs = program.check_input(x, timesteps)
     except BadInput as e:
         raise e.with_file(input_path)
     result = run_program(program, xs, backend=backend, device=device, progress=progress)

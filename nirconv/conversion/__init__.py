@@ -1,7 +1,8 @@
-"""ANN -> float SNN conversion and the SNN's NIR export.
+"""ANN -> float SNN conversion, the SNN as a float Program and its NIR export.
 
-    snn   = convert(model, calibration)        # capture -> passes -> normalize -> build
-    graph = to_nir(snn)
+    snn     = convert(model, calibration)      # capture -> passes -> normalize -> build
+    program = to_program(snn)                  # the float Program (conversion/program.py)
+    graph   = to_nir(snn)                      # that Program, written by nirconv.writing
 
 Pipeline: `capture.capture` (torch.export + core ATen, one rule per op) -> `passes.run_passes`
 (AvgPool1d pattern, BatchNorm folding) -> `normalize.normalize` (λ, v_init, bias corrections on the
@@ -34,7 +35,8 @@ DEFAULT_READOUT = "membrane"
 CHOICES = ("target_steps", "joint_steps", "percentile")
 SELECT_SAMPLES = 2048  # at most this many calibration inputs judge the candidates
 
-__all__ = ["convert", "to_nir", "SpikingNetwork", "METHODS", "DEFAULT_METHOD", "READOUTS"]
+__all__ = ["convert", "to_program", "to_nir", "SpikingNetwork", "METHODS", "DEFAULT_METHOD",
+           "READOUTS"]
 
 
 def calibration_tensor(calibration, source: str = "calibration") -> torch.Tensor:
@@ -219,10 +221,18 @@ def name_layers(graph: Graph) -> Graph:
                           for l in graph.layers])
 
 
-def to_nir(snn: SpikingNetwork, **metadata) -> "nir.NIRGraph":  # noqa: F821
-    """The SNN as a ``nir.NIRGraph`` with the metadata of the contract."""
-    from .nir_export import graph_to_nir
+def to_program(snn: SpikingNetwork, **metadata) -> "Program":  # noqa: F821
+    """The SNN as a float ``Program`` (its graph metadata, updated by ``metadata``, as the
+    Program's dt, timesteps and provenance); no NIR round trip."""
+    from .program import snn_program
     if not isinstance(snn, SpikingNetwork):
-        raise BadInput(f"to_nir needs a network made by nirconv.convert, got {type(snn).__name__}",
+        raise BadInput(f"needs a network made by nirconv.convert, got {type(snn).__name__}",
                        field="snn")
-    return graph_to_nir(snn.graph, {**snn.metadata, **metadata})
+    return snn_program(snn.graph, {**snn.metadata, **metadata})
+
+
+def to_nir(snn: SpikingNetwork, **metadata) -> "nir.NIRGraph":  # noqa: F821
+    """The SNN as a ``nir.NIRGraph`` with the metadata of the contract: its float Program
+    (`to_program`) written by the one writer (``nirconv.writing``)."""
+    from ..writing import to_nir as write
+    return write(to_program(snn, **metadata))

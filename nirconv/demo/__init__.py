@@ -35,14 +35,15 @@ class DemoRun:
 def conversion_stage(model, data, snn, graph_path, backend="torch") -> dict:
     """ANN and float-SNN accuracy at each T (one run of max(T) steps, prefix sums), spikes/sample."""
     import nirconv
-    from ..simulation import prepare_input, run_program, to_program
+    from ..reading import to_program
+    from ..simulation import run_program
 
     x, y = data.x_test, data.y_test.numpy()
     with torch.no_grad():
         ann_acc = float((model(x).argmax(-1).numpy() == y).mean())
     program = to_program(nirconv.load(graph_path), mode="float")
     T = max(TIMESTEPS)
-    result = run_program(program, prepare_input(program, x.numpy(), T), backend=backend)
+    result = run_program(program, program.check_input(x.numpy(), T), backend=backend)
     out = np.asarray(result.output)
     cum = np.cumsum(out, axis=0)
     rows = []
@@ -65,11 +66,11 @@ def conversion_stage(model, data, snn, graph_path, backend="torch") -> dict:
 
 def _spikes_per_step(program, x, T, backend) -> np.ndarray:
     from ..equations.program import NeuronOp
-    from ..simulation import prepare_input, run_program
+    from ..simulation import run_program
 
     names = [op.name for op in program.ops
              if isinstance(op, NeuronOp) and getattr(op.neuron, "spiking", True)]
-    result = run_program(program, prepare_input(program, x, T), backend=backend, record=names)
+    result = run_program(program, program.check_input(x, T), backend=backend, record=names)
     per_step = np.zeros(T)
     for name in names:
         rec = np.asarray(result.recorded[name])

@@ -4,7 +4,7 @@ these records and implement the update on their own; neither imports the other's
 
 ``program``  : the lowered form of a NIR graph that the simulators run (ops in topological order).
 ``neurons``  : per-step neuron records, float (`NeuronFloat`) and integer (one per chip family).
-``encoding`` : how a static float input becomes per-step (integer) input.
+``encoding`` : a simulator input checked against a Program (`Program.check_input`), encoded.
 ``records``  : typed records that travel with a Program (scales, encoding, deployment, op info).
 ``roles``    : the NIR type taxonomy (weight / structure / neuron / spiking), written once.
 ``limits``   : ``UNLIMITED``, the one encoding of "no limit".

@@ -2,7 +2,7 @@
 
     require(program_bytes(program, timesteps, batch, record))   # BadInput with both figures
 
-Every simulation goes through here first: `nirconv.simulation.prepare_input` (the facade's and the
+Every simulation goes through here first: `Program.check_input` (the facade's and the
 CLI's `simulate`, the audit's float and deployed runs, either backend, float or integer) and the
 converted network's forward (`SpikingNetwork`, ``snn(x, timesteps=T)``, and the calibration).
 The estimate counts values of ``itemsize`` bytes (8: float64/int64, what the simulators compute in):

@@ -26,6 +26,7 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
+from .encoding import simulator_input
 from .neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat, SpeckIAF
 from .records import Deployment, InputEncoding, NeuronScales, OpInfo, WeightScales
 
@@ -132,8 +133,7 @@ class Program:
     or "<memory>") for messages. ``encoding``: how a static input is presented; ``deployment``:
     the target it was quantized for (None for a float program); ``timesteps``: the step count
     the conversion calibrated for (None: unknown). ``provenance``: graph metadata nirconv does not
-    interpret (source model, normalization, ...), written back unchanged. ``metadata``: the graph's
-    normalized metadata as read (being replaced by the typed fields; no new code reads it)."""
+    interpret (source model, normalization, ...), written back unchanged."""
 
     ops: tuple[Op, ...]
     inputs: tuple[str, ...]
@@ -142,7 +142,6 @@ class Program:
     family: Optional[str] = None
     dt: Optional[float] = None
     source: str = "<memory>"
-    metadata: dict = field(default_factory=dict)
     encoding: InputEncoding = field(default_factory=InputEncoding)
     deployment: Optional[Deployment] = None
     timesteps: Optional[int] = None
@@ -161,3 +160,11 @@ class Program:
     @property
     def neuron_ops(self) -> tuple[NeuronOp, ...]:
         return tuple(o for o in self.ops if isinstance(o, NeuronOp))
+
+    def check_input(self, x, timesteps: Optional[int] = None, *, record=()) -> np.ndarray:
+        """``x`` as a simulator runs it: ``(T, B, *input_shape)``, int64 for an integer program.
+        ``x`` is per step ``(T, B, *shape)`` or static ``(B, *shape)`` (then ``timesteps`` is
+        required and the input is encoded as `encoding` says); shape, values, integrality and the
+        memory of the run (``record``: the ops whose outputs it keeps) are checked, each failure
+        a one-line `BadInput` (``equations/encoding.py``, docs/memory.md)."""
+        return simulator_input(self, x, timesteps, record)

@@ -4,6 +4,12 @@
                    backend="torch", device="cpu", progress=True)
     result.to_json()     # the contract's audit JSON (plus more keys)
 
+``dep`` (a deployed NIR graph, its path or its integer Program) is read once
+(`nirconv.reading.to_program`); the float SNN is the deployed graph's float view (the float record
+it keeps, ``nirconv/reading/float_view.py``) unless ``snn`` (a converted network, a float Program,
+a NIR graph or a path) is given. Which ANN module each layer stands for and its λ come from the
+ops' `OpInfo` (``module``, ``act_scale``).
+
 The data are processed in batches: the ANN (with forward hooks on the modules the converter maps to
 each SNN layer), the float SNN (``mode="float"``, float64) for ``T`` steps and the deployed graph
 (``mode="int"``) for ``T + latency`` steps, where ``latency`` is the largest extra delay of the
@@ -18,9 +24,11 @@ from typing import Any
 import numpy as np
 
 from ..arguments import finite_float, numeric_array, positive_int
+from ..equations.program import Program
 from ..errors import BadInput, NirconvError
+from ..reading import float_view, to_program
 from . import compare as C
-from .model_map import ann_activations, layer_modules, layer_scales, rebuild_float_graph
+from .model_map import ann_activations, layer_modules, layer_scales
 from .records import AuditResult, LayerAudit
 from .state import Totals
 
@@ -72,8 +80,11 @@ def _check_model(model) -> None:
 
 
 def _load_graph(graph, what):
+    """(graph, source) of a NIR graph or a .nir path (a Program is returned as is)."""
     from pathlib import Path
 
+    if isinstance(graph, Program):
+        return graph, graph.source
     if isinstance(graph, (str, Path)):
         from ..nir_io import load
         return load(graph), str(graph)
@@ -83,15 +94,35 @@ def _load_graph(graph, what):
                    field=what)
 
 
-def _float_graph(snn, dep, dep_source):
-    """(float graph, what it is for the report, where it is for messages)."""
+def _float_program(snn, dep, dep_source) -> tuple[Program, str]:
+    """(float SNN Program, what it is for the report): the float view of the deployed graph
+    (``nirconv/reading/float_view.py``), or the ``snn`` given (a converted network, a Program,
+    a NIR graph or a path)."""
     if snn is None:
-        return rebuild_float_graph(dep, dep_source), "deployed metadata", dep_source
+        return _float_view(dep, dep_source), "deployed metadata"
+    if isinstance(snn, Program):
+        if snn.mode != "float":
+            raise BadInput("must be the float SNN's Program (mode float)", file=snn.source,
+                           field="snn")
+        return snn, "snn program"
     if hasattr(snn, "forward") and not hasattr(snn, "edges"):  # a float SNN module
-        from ..conversion import to_nir
-        return to_nir(snn), "snn module", "<memory>"
+        from ..conversion import to_program as snn_program
+        return snn_program(snn), "snn module"
     graph, source = _load_graph(snn, "snn")
-    return graph, ("snn graph" if source == "<memory>" else source), source
+    return (to_program(graph, mode="float", source=source),
+            "snn graph" if source == "<memory>" else source)
+
+
+def _float_view(dep, dep_source) -> Program:
+    """The float SNN a deployed graph keeps (its float record), or a BadInput saying to pass
+    ``snn=``."""
+    try:
+        return float_view(dep, source=dep_source)
+    except NirconvError as e:
+        where = f" at node '{e.node}'" if e.node else ""
+        raise BadInput(f"cannot rebuild the float SNN from the deployed graph ({e.field}{where}: "
+                       f"{e.message}); pass snn= / --snn SNN.nir", file=e.file or dep_source,
+                       field="snn") from None
 
 
 # --- the audit ----------------------------------------------------------------------------------
@@ -109,19 +140,10 @@ class _Setup:
     scales: dict  # node -> activation scale per neuron (flat array), where known
 
 
-def _program(graph, mode, source):
-    from ..reading import lower
-
-    dialect = str((graph.metadata or {}).get("dialect", "auto"))
-    return lower(graph, mode=mode, dialect=dialect, source=source)
-
-
-def _setup(dep, dep_source, float_graph, snn_source, model, sample_shape):
-    pf = _program(float_graph, "float", snn_source)
-    pq = _program(dep, "int", dep_source)
+def _setup(pq: Program, pf: Program, model, sample_shape):
     if int(np.prod(pq.input_shape)) != int(np.prod(pf.input_shape)):
         raise BadInput(f"the float SNN takes {pf.input_shape}, the deployed graph "
-                       f"{pq.input_shape}", file=dep_source, field="input_type")
+                       f"{pq.input_shape}", file=pq.source, field="input_type")
     if int(np.prod(sample_shape)) != int(np.prod(pq.input_shape)):
         raise BadInput(f"data samples have shape {tuple(sample_shape)}, the deployed graph "
                        f"takes {pq.input_shape}", field="data")
@@ -129,8 +151,8 @@ def _setup(dep, dep_source, float_graph, snn_source, model, sample_shape):
     out_shift = max(0, C.output_shift(pf, pq))
     latency = max([0, out_shift] + [a.shift for a in alignments])
     return _Setup(pf, pq, alignments, latency, out_shift, C.readout_is_spiking(pf),
-                  C.readout_is_spiking(pq), layer_modules(dep, float_graph, model),
-                  layer_scales(float_graph, {a.node: a.shape for a in alignments}))
+                  C.readout_is_spiking(pq), layer_modules(pq, pf, model),
+                  layer_scales(pf, {a.node: a.shape for a in alignments}))
 
 
 def audit(model, dep, data, labels, timesteps=32, tolerance=1.0, snn=None, backend="torch",
@@ -140,8 +162,12 @@ def audit(model, dep, data, labels, timesteps=32, tolerance=1.0, snn=None, backe
     data, labels, T, tolerance = _check_inputs(data, labels, timesteps, tolerance)
     batch_size = positive_int(batch_size, "batch_size")
     dep, dep_source = _load_graph(dep, "deployed")
-    float_graph, snn_label, snn_source = _float_graph(snn, dep, dep_source)
-    setup = _setup(dep, dep_source, float_graph, snn_source, model, data.shape[1:])
+    pf, snn_label = _float_program(snn, dep, dep_source)
+    pq = to_program(dep, mode="int", source=dep_source)
+    if pq.mode != "int":
+        raise BadInput("must be the integer Program of a deployed graph", file=dep_source,
+                       field="deployed")
+    setup = _setup(pq, pf, model, data.shape[1:])
     _check_labels(labels, _output_size(setup.int_program))
     _check_memory(setup, T, min(batch_size, data.shape[0]))
     totals = Totals(setup.alignments, setup.modules, setup.scales, T, SCATTER_POINTS)
@@ -156,14 +182,14 @@ def _result(totals, setup, dep, data, labels, tolerance, backend, snn_label) -> 
     snn_by_t = tuple(float(c) / n for c in totals.snn_correct)
     dep_by_t = tuple(float(c) / n for c in totals.dep_correct)
     vendor, vendor_acc = _vendor(dep, data, labels, T, setup)
-    meta = dict(dep.metadata or {})
+    target, family = _target(setup.int_program)
     passed = dep_by_t[-1] >= snn_by_t[-1] - tolerance / 100.0 - 1e-12
     return AuditResult(
         timesteps=T, samples=n, tolerance=tolerance, ann_accuracy=totals.ann_correct / n,
         snn_accuracy=snn_by_t[-1], deployed_accuracy=dep_by_t[-1], passed=bool(passed),
         layers=tuple(state.result() for state in totals.layers.values()),
-        first_divergence=totals.tracker.divergence(), target=_text(meta.get("target", "")),
-        arithmetic=_text(meta.get("arithmetic", "")), backend=backend,
+        first_divergence=totals.tracker.divergence(), target=target, arithmetic=family,
+        backend=backend,
         latency_steps=setup.latency, output_shift_steps=setup.out_shift,
         snn_accuracy_by_steps=snn_by_t, deployed_accuracy_by_steps=dep_by_t, vendor=vendor,
         vendor_accuracy=vendor_acc, snn_source=snn_label,
@@ -171,21 +197,23 @@ def _result(totals, setup, dep, data, labels, tolerance, backend, snn_label) -> 
                  if state.has_activations})
 
 
-def _text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
+def _target(program: Program) -> tuple[str, str]:
+    """(target, integer family) of the deployed program ("" where it does not say)."""
+    d = program.deployment
+    return (d.target, d.family) if d is not None else ("", program.family or "")
 
 
 def _simulate(setup, x, T, backend, device):
     """Float SNN for T steps and deployed SNN for T + latency steps, recording compared nodes."""
-    from ..simulation import prepare_input, run_program
+    from ..simulation import run_program
 
     nodes = [a.node for a in setup.alignments]
     pf, pq = setup.float_program, setup.int_program
-    xf = prepare_input(pf, x.reshape(x.shape[0], *pf.input_shape), T, record=nodes)
+    xf = pf.check_input(x.reshape(x.shape[0], *pf.input_shape), T, record=nodes)
     rf = run_program(pf, xf, backend=backend, device=device, dtype=_float64(backend),
                      record=nodes)
-    xq = prepare_input(pq, x.reshape(x.shape[0], *pq.input_shape), T + setup.latency,
-                       record=nodes)
+    xq = pq.check_input(x.reshape(x.shape[0], *pq.input_shape), T + setup.latency,
+                        record=nodes)
     rq = run_program(pq, xq, backend=backend, device=device, record=nodes)
     return rf, rq
 
@@ -247,7 +275,7 @@ def _vendor(dep, data, labels, T, setup):
     ``"skipped: <reason>"``."""
     from ..vendors.registry import vendor_simulator
 
-    target = _text((dep.metadata or {}).get("target", ""))
+    target = _target(setup.int_program)[0]
     fn, reason = vendor_simulator(target)
     if fn is None:
         return f"skipped: {reason}", None

@@ -1,77 +1,63 @@
 """What the audit needs from the conversion and quantization: which ANN module each SNN layer
-stands for, its activation scale, and the float SNN rebuilt from a deployed file.
+stands for and its activation scale, read from the ops' `OpInfo`.
 
-The converter writes, on every spiking node of the float graph (and the export keeps it):
-``module`` — the dotted path of the ANN module (in ``model.named_modules()``) whose output the
-node's rate approximates — and ``scale`` — λ, the activation (ANN units) that corresponds to a rate
-of one spike per step (float, per channel or per neuron). Both are optional: without ``module`` a
-layer has no rate-vs-activation error (except a spiking readout feeding the output, which stands for
-the ANN's logits); without ``scale`` the error is measured up to the
-least-squares scale (`compare.scale_free_error`).
+The converter records, on every spiking op of the float SNN (and the export keeps it, see
+``nirconv/writing``): ``module`` — the dotted path of the ANN module (in ``model.named_modules()``)
+whose output the op's rate approximates — and ``act_scale`` — λ, the activation (ANN units) that
+corresponds to a rate of one spike per step (per channel or per neuron). Both are optional: without
+a module a layer has no rate-vs-activation error (except a spiking readout feeding the output,
+which stands for the ANN's logits); without λ the error is measured up to the least-squares scale
+(`compare.scale_free_error`).
 """
 from __future__ import annotations
 
 import warnings
 
-import nir
 import numpy as np
 
+from ..equations.program import NeuronOp, OutputOp, Program
 from ..errors import BadInput
 
-MODULE_KEYS = ("module",)
 OUTPUT = "<output>"  # a spiking readout without a module of its own stands for the ANN's logits
-SCALE_KEYS = ("scale",)
 
 
-def _flat_nodes(graph):
-    """(dotted name, node) of every node that is not a subgraph (walked, not recursed)."""
-    from ..nir_io.walk import leaves
-
-    return leaves(graph).items()
-
-
-def _meta_value(node, keys):
-    meta = getattr(node, "metadata", None) or {}
-    for key in keys:
-        if key in meta:
-            value = meta[key]
-            return value.decode() if isinstance(value, bytes) else value
-    return None
-
-
-def layer_modules(dep, float_graph, model) -> dict[str, str]:
-    """node -> ANN module path, from the float graph's metadata (else the deployed graph's),
-    kept only where ``model`` has that module."""
+def layer_modules(dep: Program, float_program: Program, model) -> dict[str, str]:
+    """op name -> ANN module path, from the ops' `OpInfo` (the float program's over the deployed
+    one's), kept only where ``model`` has that module; a spiking op feeding the float program's
+    Output without a module of its own stands for the logits (`OUTPUT`)."""
     names = _module_names(model)
     found: dict[str, str] = {}
-    for graph in (dep, float_graph):
-        for node_name, node in _flat_nodes(graph):
-            path = _meta_value(node, MODULE_KEYS)
-            if path is not None and str(path) in names:
-                found[node_name] = str(path)
-    for src, dst in float_graph.edges:
-        node = float_graph.nodes.get(src)
-        if (src not in found and isinstance(float_graph.nodes.get(dst), nir.Output)
-                and getattr(node, "v_threshold", None) is not None):
-            found[src] = OUTPUT
+    for program in (dep, float_program):
+        for op in program.ops:
+            if op.info.module is not None and op.info.module in names:
+                found[op.name] = op.info.module
+    ops = {op.name: op for op in float_program.ops}
+    for op in float_program.ops:
+        if not isinstance(op, OutputOp):
+            continue
+        for edge in op.inputs:
+            src = ops.get(edge.src)
+            if (edge.src not in found and isinstance(src, NeuronOp)
+                    and getattr(src.neuron, "v_threshold", None) is not None):
+                found[edge.src] = OUTPUT
     return found
 
 
-def layer_scales(float_graph, shapes: dict) -> dict[str, np.ndarray]:
-    """node -> activation scale per neuron (flat, ``prod(shape)``): ANN value ≈ scale × rate.
+def layer_scales(float_program: Program, shapes: dict) -> dict[str, np.ndarray]:
+    """op name -> activation scale per neuron (flat, ``prod(shape)``): ANN value ≈ scale × rate.
 
-    Read from a converted float graph only (``normalization`` in its metadata: there the node key
-    ``scale`` is the converter's λ, a float, per channel (C,) or per neuron)."""
-    if "normalization" not in (float_graph.metadata or {}):
+    From a converted network only (``normalization`` in its provenance: there an op's
+    ``act_scale`` is the converter's λ, per channel (C,) or per neuron)."""
+    if "normalization" not in float_program.provenance:
         return {}
     scales = {}
-    for node_name, node in _flat_nodes(float_graph):
-        value = _meta_value(node, SCALE_KEYS)
-        if value is None or node_name not in shapes:
+    for op in float_program.ops:
+        if op.info.act_scale is None or op.name not in shapes:
             continue
-        scale = _per_neuron(np.asarray(value, dtype=np.float64), tuple(shapes[node_name]))
+        scale = _per_neuron(np.asarray(op.info.act_scale, dtype=np.float64),
+                            tuple(shapes[op.name]))
         if scale is not None and np.all(np.isfinite(scale)) and np.all(scale > 0):
-            scales[node_name] = scale
+            scales[op.name] = scale
     return scales
 
 
@@ -176,19 +162,3 @@ def _forward(model, x, modules):
     captured[OUTPUT] = logits
     acts = {node: captured[path] for node, path in modules.items() if path in captured}
     return logits, acts
-
-
-def rebuild_float_graph(dep, source: str = "<memory>"):
-    """The float SNN of a deployed graph, from the float values the export keeps in its metadata
-    (`nirconv.quantization.to_float_graph`)."""
-    from ..quantization import to_float_graph
-
-    meta = dep.metadata or {}
-    missing = [name for name, node in _flat_nodes(dep)
-               if hasattr(node, "weight") and "float_weight" not in (node.metadata or {})]
-    if not meta.get("arithmetic") or missing:
-        raise BadInput("cannot rebuild the float SNN: the deployed graph keeps no float weights"
-                       + (f" (none on {', '.join(missing[:3])})" if missing else
-                          " (it is not a quantized graph)") + "; pass snn= / --snn SNN.nir",
-                       file=source, field="snn")
-    return to_float_graph(dep)

@@ -1,6 +1,10 @@
-"""Lowering: a NIR graph (as `nirconv.load` returns it) -> a `Program` the simulators run.
+"""Reading: a NIR graph or file -> the `Program` everything after it takes.
 
+    program = to_program(path_or_graph_or_program, mode="auto", dialect="auto", dt=None, reset=None)
     program = lower(graph, mode="float", dialect="auto", dt=None, reset=None, source=path)
+
+`to_program` is the one coercion of "a path, a graph or a Program" (the simulation, the audit, the
+vendor formats and the CLI go through it); `lower` reads a graph already in memory.
 
 Steps: flatten subgraphs -> topological order with back edges (cycles through state) -> per node,
 the builder of its NIR type (nirconv/reading/ops.py) -> neurons resolved by the dialect (float) or
@@ -10,19 +14,23 @@ The graph is not mutated. Every error names the file, node and field.
 from __future__ import annotations
 
 import math
+import os
 from typing import Optional
 
 import nir
 import numpy as np
 
 from . import dialects
-from ..equations.program import Edge, InputOp, NeuronOp, Program
+from ..equations.program import AffineOp, ConvOp, Edge, InputOp, NeuronOp, Program
 from ..errors import BadInput, NirconvError, Unsupported
 from ..nir_io.limits import check_shape
 from .float_view import DEPLOYED, weights_view
 from .ops import BUILDERS, Ctx, neuron_shape, positive_threshold
-from .records import calibrated_timesteps, deployment, input_encoding, op_info
+from .records import (calibrated_timesteps, deployment, input_encoding, neuron_scales, op_info,
+                      weight_scales)
 from .structure import flatten, order
+
+__all__ = ["to_program", "float_view", "lower", "is_quantized", "graph_dt", "PROVENANCE_KEYS"]
 
 NEURON_TYPES = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
 # graph metadata nirconv keeps but does not interpret (what was converted, and how). Not the
@@ -91,11 +99,15 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
     if step is not None and not step > 0:  # a dialect's own dt
         raise BadInput(f"dt must be positive, is {step}", file=source, field="dt")
 
+    encoding = input_encoding(meta, source, deployed=mode == "int")
+    deployed = deployment(meta, source) if mode == "int" else None
     if mode == "int":
-        from .integer import resolve_integer_neuron
+        from .integer import GraphRecords, resolve_integer_neuron
+
+        records = GraphRecords(deployed, encoding)
 
         def resolve(node, ctx):
-            return resolve_integer_neuron(family, node, ctx, neuron_shape(node, ctx), meta)
+            return resolve_integer_neuron(family, node, ctx, neuron_shape(node, ctx), records)
     else:
         def resolve(node, ctx):
             record = dia.neuron(node, ctx, neuron_shape(node, ctx), ctx.dt, reset_override=reset)
@@ -113,7 +125,8 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
         if isinstance(node, nir.Input):
             if name in flat.inputs:
                 shape = _input_shape(node, name, source, batch_axis=False)
-                ops[name] = InputOp(name=name, inputs=(), in_shape=shape, out_shape=shape)
+                ops[name] = InputOp(name=name, inputs=(), in_shape=shape, out_shape=shape,
+                                    info=_node_record(op_info, node, name, source))
                 continue
             # an inner subgraph's Input: pass-through
         in_shape = _arriving_shape(name, inputs, ops, source)
@@ -124,25 +137,47 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
         if builder is None:
             raise Unsupported(f"node type {type(node).__name__} is not supported", file=source,
                               node=name, field="type")
-        ctx = Ctx(name, in_shape, inputs, source, step, resolve, op_info(node, deployed=quantized))
-        try:
+        try:  # records validate themselves; say where they came from
+            ctx = Ctx(name, in_shape, inputs, source, step, resolve,
+                      op_info(node, deployed=quantized))
             ops[name] = builder(node, ctx)
-        except NirconvError as e:  # records validate themselves; say where they came from
+            if mode == "int":
+                ops[name] = with_scales(ops[name], node)
+        except NirconvError as e:
             raise e.at(file=source, node=name) from None
     if mode == "float":  # a recurrent bias acts from step 0 (see structure.delay_after_state)
         topo, ops = _move_delays(flat, topo, back, ops)
     # Outputs of inner subgraphs are pass-throughs; keep only the top-level ones as outputs.
     program_ops = tuple(ops[n] for n in topo)
     program = Program(ops=program_ops, inputs=tuple(flat.inputs), outputs=tuple(flat.outputs),
-                      mode=mode, family=family, dt=step, source=source, metadata=meta,
-                      encoding=input_encoding(meta, source, deployed=mode == "int"),
-                      deployment=deployment(meta, source) if mode == "int" else None,
-                      timesteps=calibrated_timesteps(meta, source),
+                      mode=mode, family=family, dt=step, source=source, encoding=encoding,
+                      deployment=deployed, timesteps=calibrated_timesteps(meta, source),
                       provenance={k: v for k, v in meta.items() if k in PROVENANCE_KEYS})
     if mode == "int":
         from .integer import finish_integer_program
         program = finish_integer_program(program)
     return program
+
+
+def _node_record(build, node, name, source):
+    """``build(node)``, its errors naming the file and node."""
+    try:
+        return build(node)
+    except NirconvError as e:
+        raise e.at(file=source, node=name) from None
+
+
+def with_scales(op, node):
+    """An integer op with the `WeightScales` / `NeuronScales` its deployed node carries."""
+    from dataclasses import replace
+
+    if isinstance(op, (AffineOp, ConvOp)):
+        scales = weight_scales(node)
+    elif isinstance(op, NeuronOp):
+        scales = neuron_scales(node)
+    else:
+        return op
+    return op if scales is None else replace(op, scales=scales)
 
 
 def _move_delays(flat, topo, back, ops):
@@ -175,3 +210,47 @@ def _arriving_shape(name, inputs, ops, source):
             raise BadInput(f"shape mismatch along the edges into this node: {first} vs {s}",
                            file=source, node=name, field="edges")
     return first
+
+
+def to_program(obj, *, mode: str = "auto", dialect: str = "auto", dt: Optional[float] = None,
+               reset: Optional[str] = None, source: Optional[str] = None) -> Program:
+    """A Program from a path to a .nir file, a ``nir.NIRGraph`` or a Program (returned as is).
+
+    A graph's ``metadata.dialect`` (``nirconv.load(path, dialect=...)`` records it) is the dialect
+    ``auto`` means. ``source`` names an in-memory graph in messages (a path names itself). Every
+    failure is a `NirconvError` naming the file, node and field."""
+    if isinstance(obj, Program):
+        return obj
+    graph, source = _graph(obj, source, dialect)
+    if dialect == "auto":
+        dialect = str((graph.metadata or {}).get("dialect", "auto"))
+    return lower(graph, mode=mode, dialect=dialect, dt=dt, reset=reset, source=source)
+
+
+def float_view(obj, *, source: Optional[str] = None) -> Program:
+    """The float SNN a deployed graph (a path or a ``nir.NIRGraph``) was quantized from, read
+    from the float record it keeps (``reading/float_view.py``, no dialect involved); a graph not
+    quantized for a target keeps none: BadInput naming ``metadata.arithmetic``."""
+    if isinstance(obj, Program):
+        raise BadInput("a Program keeps no float record: read the deployed graph",
+                       file=obj.source, field="metadata.arithmetic")
+    graph, source = _graph(obj, source)
+    if not is_quantized(graph.metadata or {}):
+        raise BadInput("not a graph quantized for a target, so it keeps no float record "
+                       "(metadata 'arithmetic' is missing)", file=source,
+                       field="metadata.arithmetic")
+    return lower(graph, mode="float", source=source)
+
+
+def _graph(obj, source: Optional[str], dialect: str = "auto") -> tuple[nir.NIRGraph, str]:
+    """(graph, source) of a ``nir.NIRGraph`` or a path to a .nir file (loaded)."""
+    if isinstance(obj, str) or (isinstance(obj, os.PathLike) and isinstance(os.fspath(obj), str)):
+        if str(obj) == "":
+            raise BadInput("is an empty path", field="graph")
+        from ..nir_io import load
+
+        return load(obj, dialect=dialect), str(obj)
+    if not isinstance(obj, nir.NIRGraph):
+        raise BadInput(f"must be a nir.NIRGraph, a .nir path or a Program, is a "
+                       f"{type(obj).__name__}", field="graph")
+    return obj, source or "<memory>"

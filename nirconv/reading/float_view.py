@@ -29,11 +29,15 @@ NAME = "deployed"  # the pseudo-dialect lowering uses for the float view
 
 def weights_view(graph: nir.NIRGraph) -> nir.NIRGraph:
     """A shallow copy of the deployed graph whose weight nodes hold their float weights and
-    biases (``float_weight``, ``float_bias``; no bias key: zeros) and no integer ``shift``."""
+    biases (``float_weight``, ``float_bias``; no bias key: zeros) and no integer ``shift``.
+    A weight node without ``float_weight`` is a BadInput (its float record is missing)."""
     nodes = {}
     for name, node in graph.nodes.items():
         meta = node.metadata or {}
-        if role(type(node).__name__) == "weight" and "float_weight" in meta:
+        if role(type(node).__name__) == "weight" and "float_weight" not in meta:
+            raise BadInput("missing in the deployed graph (its float record)", node=name,
+                           field="metadata.float_weight")
+        if role(type(node).__name__) == "weight":
             new = copy.copy(node)
             new.metadata = {k: v for k, v in meta.items() if k != "shift"}  # a float weight
             shape = np.shape(node.weight)

@@ -1,8 +1,9 @@
 """Integer mode: NIR neuron nodes of a quantized graph -> the target family's integer record.
 
 Reads the metadata keys written by `nirconv.quantization` (documented in nirconv/nir_io/metadata.py
-and docs/equations/targets.md). `resolve_integer_neuron(family, node, ctx, shape, graph_meta)`
-returns a SpeckIAF / BitShiftLIF / LoihiCubaLIF / Float32LIF; `finish_integer_program(program)`
+and docs/equations/targets.md). `resolve_integer_neuron(family, node, ctx, shape, graph)`
+returns a SpeckIAF / BitShiftLIF / LoihiCubaLIF / Float32LIF (``graph``: the graph's `Deployment`
+and `InputEncoding`, read once by ``reading/records.py``); `finish_integer_program(program)`
 applies the family's structural rules and checks the integer ranges:
 
 * every family: weight ops hold int64 weights (integer-valued in the file) within ``weight_bits``;
@@ -16,6 +17,7 @@ applies the family's structural rules and checks the integer ranges:
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import nir
 import numpy as np
@@ -23,9 +25,17 @@ import numpy as np
 from ..equations.limits import UNLIMITED, as_limit
 from ..equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
 from ..equations.program import AffineOp, ConvOp, Edge, NeuronOp
+from ..equations.records import Deployment, InputEncoding
 from ..errors import BadInput, Unsupported
 
 SPIKING = (nir.IF, nir.LIF, nir.CubaLIF)
+
+
+class GraphRecords(NamedTuple):
+    """What the integer rules need from the graph: its Deployment and InputEncoding."""
+
+    deployment: Deployment
+    encoding: InputEncoding
 
 
 def _meta(node, ctx, key, shape, dtype=np.int64, required=True):
@@ -88,11 +98,11 @@ def _spiking(node):
     return isinstance(node, SPIKING)
 
 
-def _speck(node, ctx, shape, meta):
+def _speck(node, ctx, shape, graph):
     if not _spiking(node):
         raise Unsupported("Speck neurons spike (no membrane readout)", file=ctx.source,
                           node=ctx.name, field="type")
-    bits = int(meta.get("state_bits", 16))
+    bits = graph.deployment.state_bits
     max_spikes = _limit(node, ctx, "max_spikes", UNLIMITED)
     return SpeckIAF(shape=shape, threshold=_positive(node, ctx, "threshold_int", shape),
                     bias=_meta(node, ctx, "bias_int", shape),
@@ -110,7 +120,7 @@ def _dash(node, ctx, key, shape):
 
 
 def _bitshift(family):
-    def build(node, ctx, shape, meta):
+    def build(node, ctx, shape, graph):
         spiking = _spiking(node)
         max_spikes = _limit(node, ctx, "max_spikes", 1)
         threshold = _positive(node, ctx, "threshold_int", shape) if spiking else None
@@ -118,44 +128,44 @@ def _bitshift(family):
             shape=shape, threshold=threshold,
             bias=_meta(node, ctx, "bias_int", shape), v_init=_meta(node, ctx, "v_init_int", shape),
             dash_mem=_dash(node, ctx, "dash_mem", shape), dash_syn=_dash(node, ctx, "dash_syn", shape),
-            state_bits=_scalar(node, ctx, "state_bits", int(meta.get("state_bits", 16))),
+            state_bits=_scalar(node, ctx, "state_bits", graph.deployment.state_bits),
             max_spikes=max_spikes,
             accumulate="ordered" if family == "xylo" else "sum",
             reset=_reset(node, ctx) if spiking else "subtract",
-            input_event_cap=_input_event_cap(family, meta, ctx))
+            input_event_cap=_input_event_cap(family, graph.encoding))
     return build
 
 
-def _input_event_cap(family, meta, ctx):
-    """Xylo delivers at most ``max_events`` events per input channel per step (the target's
-    io.max_input_events, 15 for XyloAudio 2: xylosim MAX_NUM_INP_SPIKES); generic: no cap."""
+def _input_event_cap(family, encoding: InputEncoding):
+    """Xylo delivers at most ``max_events`` events per input channel per step (the graph's
+    ``max_events``, else the xylo target's ``io.max_input_events``: xylosim MAX_NUM_INP_SPIKES);
+    generic: no cap."""
     if family != "xylo":
         return UNLIMITED
-    value = meta.get("max_events", 15)
-    try:
-        return as_limit(np.asarray(value).ravel()[0].item())
-    except (ValueError, IndexError):
-        raise BadInput(f"must be a whole number, is {value!r}", file=ctx.source,
-                       field="metadata.max_events") from None
+    if encoding.max_events is not None:
+        return as_limit(encoding.max_events)
+    from ..targets import load
+
+    return as_limit(load(family)["io.max_input_events"])
 
 
-def _loihi(node, ctx, shape, meta):
+def _loihi(node, ctx, shape, graph):
     du = _meta(node, ctx, "du", shape)
     dv = _meta(node, ctx, "dv", shape)
     for key, d in (("du", du), ("dv", dv)):
-        if np.any(d < 0) or np.any(d > 4095):
-            raise BadInput("must be in 0..4095", file=ctx.source, node=ctx.name,
-                           field=f"metadata.{key}")
+        if np.any(d < 0) or np.any(d >= LoihiCubaLIF.ONE):
+            raise BadInput(f"must be in 0..{LoihiCubaLIF.ONE - 1}", file=ctx.source,
+                           node=ctx.name, field=f"metadata.{key}")
     vth = _meta(node, ctx, "vth", shape) if _spiking(node) else None
-    if vth is not None and (np.any(vth < 0) or np.any(vth >= 1 << 17)):
-        raise BadInput("vth must be unsigned 17-bit", file=ctx.source, node=ctx.name,
-                       field="metadata.vth")
+    if vth is not None and (np.any(vth < 0) or np.any(vth >= 1 << LoihiCubaLIF.VTH_BITS)):
+        raise BadInput(f"vth must be unsigned {LoihiCubaLIF.VTH_BITS}-bit", file=ctx.source,
+                       node=ctx.name, field="metadata.vth")
     return LoihiCubaLIF(shape=shape, du=du, dv=dv, vth=vth,
                         bias_mant=_meta(node, ctx, "bias_mant", shape),
                         bias_exp=_meta(node, ctx, "bias_exp", shape))
 
 
-def _spinnaker2(node, ctx, shape, meta):
+def _spinnaker2(node, ctx, shape, graph):
     if not _spiking(node):
         raise Unsupported("SpiNNaker2 neurons spike (no membrane readout)", file=ctx.source,
                           node=ctx.name, field="type")
@@ -180,13 +190,13 @@ RESOLVERS = {"speck": _speck, "xylo": _bitshift("xylo"), "generic": _bitshift("g
              "loihi2": _loihi, "spinnaker2": _spinnaker2}
 
 
-def resolve_integer_neuron(family, node, ctx, shape, graph_meta):
+def resolve_integer_neuron(family, node, ctx, shape, graph: GraphRecords):
     build = RESOLVERS.get(family)
     if build is None:
         raise Unsupported(f"integer family {family!r} is unknown; known: "
                           f"{', '.join(RESOLVERS)}", file=ctx.source, node=ctx.name,
                           field="metadata.arithmetic")
-    return build(node, ctx, tuple(int(s) for s in shape), graph_meta)
+    return build(node, ctx, tuple(int(s) for s in shape), graph)
 
 
 # ------------------------------------------------------------------ program-level rules
@@ -205,7 +215,7 @@ def _int_array(op, program, field, value):
 
 
 def _integer_weights(program):
-    bits = int(program.metadata.get("weight_bits", 0)) or None
+    bits = program.deployment.weight_bits
     ops = []
     for op in program.ops:
         if isinstance(op, WEIGHT_OPS):
@@ -272,12 +282,7 @@ def _xylo_rules(ops, program):
 
 
 def _spinnaker2_rules(ops, program):
-    in_max = 1
-    enc = str(program.metadata.get("input_encoding", "rate"))
-    if enc == "rate":
-        in_max = int(program.metadata.get("max_events", 1))
-    elif enc == "current":
-        in_max = 1 << (int(program.metadata.get("input_bits", 8)) - 1)
+    in_max = _largest_input(program.encoding)
     for op in ops:
         if isinstance(op, WEIGHT_OPS):
             w = np.abs(op.weight).reshape(op.weight.shape[0], -1)
@@ -286,6 +291,16 @@ def _spinnaker2_rules(ops, program):
                 raise BadInput(f"|sum of w*s| can reach {bound:.0f} >= 2**24: not exact in "
                                "float32", file=program.source, node=op.name, field="weight")
     return ops
+
+
+def _largest_input(encoding: InputEncoding) -> int:
+    """The largest input value per step: ``max_events`` (rate, default 1), ``2**(bits - 1)``
+    (current, default 8 bits) or one spike."""
+    if encoding.kind == "rate":
+        return int(encoding.max_events or 1)
+    if encoding.kind == "current":
+        return 1 << ((encoding.bits or 8) - 1)
+    return 1
 
 
 FAMILY_RULES = {"loihi2": _loihi_rules, "xylo": _xylo_rules, "spinnaker2": _spinnaker2_rules}

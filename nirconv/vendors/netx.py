@@ -27,19 +27,34 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
 
 from ..equations.neurons import LoihiCubaLIF
 from ..equations.program import AffineOp, Edge, FlattenOp, InputOp, NeuronOp, OutputOp, Program
+from ..equations.records import Deployment
 from ..errors import BadInput, Unsupported
 from ..nir_io.atomic import atomic_write_bytes, check_destination
+from ..reading import to_program
 
-NETX_BIAS_EXP = 6  # hdf5.py get_neuron_params: 'bias_exp': 6
-NEVER_FIRES_VTH = 1 << 17  # vth << 6 = 2**23 > any v (v saturates at 2**23 - 1); lava-dl's default
-                           # "1 << 18 - 1" for a layer without neuron evaluates to this value
+NETX_BIAS_EXP = 6  # hdf5.py get_neuron_params: 'bias_exp': 6 (the format's, not the chip's)
+# vth << A_IN_SHIFT = 2**23 > any v (v saturates at STATE_MAX = 2**23 - 1); lava-dl's default
+# "1 << 18 - 1" for a layer without neuron evaluates to this value
+NEVER_FIRES_VTH = 1 << LoihiCubaLIF.VTH_BITS
 REF_DELAY = 1  # lava-dl CUBA default; lava's LIF has no refractory period
+
+
+@lru_cache(maxsize=None)
+def _chip() -> tuple[int, int]:
+    """Loihi 2's weight mantissa width and bias mantissa width (signed), from the loihi2 target
+    (``weights.bits``: lava's ``clip_weights(num_bits=8)``; ``state.bias_bits``: 13-bit
+    ``bias_mant``)."""
+    from ..targets import load
+
+    target = load("loihi2")
+    return int(target["weights.bits"]), int(target["state.bias_bits"])
 
 
 @dataclass(frozen=True)
@@ -65,51 +80,58 @@ class NetxWeights:
 def netx_weights(weight: np.ndarray) -> NetxWeights:
     """lava-dl 0.6.0 ``netx/utils.py::optimize_weight_bits`` then lava 0.10.0 Dense bit-accurate
     preprocessing (``proc/dense/models.py`` l.80-90: ``clip_weights(num_bits=8)``,
-    ``truncate_weights(num_weight_bits)`` with the sign mode from ``determine_sign_mode``)."""
+    ``truncate_weights(num_weight_bits)`` with the sign mode from ``determine_sign_mode``), with
+    B = 8 the loihi2 target's ``weights.bits``."""
+    bits = _chip()[0]
+    top = 2 ** bits  # 256: mixed weights lie in [-top, top - 2], excitatory ones in [0, top - 1]
     w = np.asarray(weight).astype(np.int64)
     max_w, min_w = int(w.max()), int(w.min())
-    if max_w > 254 and min_w < 0:
-        w = np.clip(w, -256, 254)
+    if max_w > top - 2 and min_w < 0:
+        w = np.clip(w, -top, top - 2)
         max_w = int(w.max())
-    if min_w < -256 and max_w > 0:
-        w = np.clip(w, -256, 254)
+    if min_w < -top and max_w > 0:
+        w = np.clip(w, -top, top - 2)
         min_w = int(w.min())
     if max_w < 0:
-        sign_mode, signed, scale = 3, 0, -256 / min_w
+        sign_mode, signed, scale = 3, 0, -top / min_w
     elif min_w >= 0:
         sign_mode, signed = 2, 0
-        scale = 255 / max_w if max_w > 0 else np.inf
+        scale = (top - 1) / max_w if max_w > 0 else np.inf
     else:
         sign_mode, signed = 1, 1
-        scale = min(127 / max_w, -128 / min_w)
+        scale = min((top // 2 - 1) / max_w, -(top // 2) / min_w)
     if not np.isfinite(scale):  # an all-zero matrix: lava-dl divides by zero; nothing to shift
-        return NetxWeights(np.zeros_like(w), 0, 8, sign_mode)
+        return NetxWeights(np.zeros_like(w), 0, bits, sign_mode)
     scale_bits = int(np.floor(np.log2(scale))) + signed
-    n = 8
+    n = bits
     while n > 0 and np.sum(np.abs(w / 2 ** n - np.round(w / 2 ** n))) != 0:
         n -= 1
     n -= signed
-    num_weight_bits = 8 - scale_bits - n
+    num_weight_bits = bits - scale_bits - n
     if scale_bits < 0:  # numpy left_shift by a negative count: lava-dl would produce garbage
         raise Unsupported(f"weights up to {max(abs(max_w), abs(min_w))} exceed what netx can "
-                          "represent (8-bit mantissa, exponent <= 0)", field="weight")
+                          f"represent ({bits}-bit mantissa, exponent <= 0)", field="weight")
     w = lava_dense_weights(w << scale_bits, num_weight_bits=num_weight_bits)
     return NetxWeights(w, -scale_bits, num_weight_bits, sign_mode)
 
 
-def lava_dense_weights(weights, sign_mode: Optional[int] = None, num_weight_bits: int = 8):
+def lava_dense_weights(weights, sign_mode: Optional[int] = None,
+                       num_weight_bits: Optional[int] = None):
     """What lava 0.10.0's bit-accurate Dense does to its weights before use
     (``proc/dense/models.py`` l.80-90): the Var's int32 cast (truncation toward zero), the sign
     mode (``weightutils.determine_sign_mode`` unless given: 1 mixed, 2 excitatory, 3 inhibitory),
-    ``clip_weights(num_bits=8)`` and ``truncate_weights(num_weight_bits)``. Mixed 8-bit weights
-    become even values in [-256, 254]."""
+    ``clip_weights(num_bits=8)`` and ``truncate_weights(num_weight_bits)`` (default 8), with
+    8 the loihi2 target's ``weights.bits``. Mixed 8-bit weights become even values in
+    [-256, 254]."""
+    bits = _chip()[0]
+    num_weight_bits = bits if num_weight_bits is None else num_weight_bits
     w = np.trunc(np.asarray(weights, dtype=np.float64)).astype(np.int64)
     if sign_mode is None:
         sign_mode = 2 if w.min() >= 0 else (3 if w.max() <= 0 else 1)
     mixed = int(sign_mode == 1)
     sign = -1 if sign_mode == 3 else 1
-    w = np.clip(sign * w, (-(2 ** 8)) * mixed, 2 ** 8 - 1)
-    truncate = 8 - int(num_weight_bits) + mixed
+    w = np.clip(sign * w, (-(2 ** bits)) * mixed, 2 ** bits - 1)
+    truncate = bits - int(num_weight_bits) + mixed
     if truncate > 0:
         w = (w >> truncate) << truncate
     return sign * w
@@ -161,8 +183,10 @@ def _neuron(op: NeuronOp, src) -> dict:
                           "multiple of 64", file=src, node=op.name, field="bias_mant")
     n = int(np.prod(op.out_shape))
     mant = np.broadcast_to(bias >> NETX_BIAS_EXP, op.out_shape).reshape(n)
-    if np.any(mant > 4095) or np.any(mant < -4096):  # 13-bit signed
-        raise Unsupported("bias mantissa exceeds 13 bits", file=src, node=op.name, field="bias_mant")
+    bias_bits = _chip()[1]
+    if np.any(mant >= 1 << (bias_bits - 1)) or np.any(mant < -(1 << (bias_bits - 1))):
+        raise Unsupported(f"bias mantissa exceeds {bias_bits} bits", file=src, node=op.name,
+                          field="bias_mant")
     vth = NEVER_FIRES_VTH if rec.vth is None else _scalar(op, rec, "vth", src)
     return {"type": "CUBA", "iDecay": _scalar(op, rec, "du", src) + 1,
             "vDecay": _scalar(op, rec, "dv", src), "vThMant": vth, "refDelay": REF_DELAY,
@@ -234,9 +258,10 @@ def _check_exact(layer: _Layer, src) -> None:
         raise Unsupported(exc.message, file=src, node=layer.name, field="weight") from None
     if not np.array_equal(processed.effective(), joint):
         lo, hi = int(joint.min()), int(joint.max())
-        why = (f"the effective weights (weight << shift) reach [{lo}, {hi}], beyond the 8-bit "
+        bits = _chip()[0]
+        why = (f"the effective weights (weight << shift) reach [{lo}, {hi}], beyond the {bits}-bit "
                "range netx can hold (lava-dl's reader derives only exponents <= 0)"
-               if hi > 255 or lo < -256 else
+               if hi > 2 ** bits - 1 or lo < -2 ** bits else
                "lava-dl/lava would clip or truncate these weights for their sign mode")
         raise Unsupported(f"{why}; not exact as netx", file=src, node=layer.name, field="weight")
 
@@ -245,7 +270,7 @@ def write_netx(graph_or_program, path, *, source: Optional[str] = None) -> None:
     """Write lava-dl's netx HDF5 of a quantized loihi2 graph (or its integer Program), atomically."""
     import h5py
 
-    program = _as_program(graph_or_program, source)
+    program = to_program(graph_or_program, mode="int", source=source)
     input_shape, layers = _layers(program)
     for layer in layers:
         _check_exact(layer, program.source)
@@ -283,14 +308,6 @@ def _write_layer(g, layer: _Layer) -> None:
             _string(g, "neuron/type", value)
         else:
             g.create_dataset(f"neuron/{key}", data=value)
-
-
-def _as_program(graph_or_program, source) -> Program:
-    if isinstance(graph_or_program, Program):
-        return graph_or_program
-    from ..reading import lower
-
-    return lower(graph_or_program, mode="int", source=source or "<memory>")
 
 
 # --------------------------------------------------------------------------- netx -> Program
@@ -332,8 +349,15 @@ def read_netx(path) -> Program:
     ops.append(OutputOp(name="output", inputs=(Edge(prev),), in_shape=(n_prev,),
                         out_shape=(n_prev,)))
     return Program(ops=tuple(ops), inputs=("input",), outputs=("output",), mode="int",
-                   family="loihi2", dt=None, source=str(path),
-                   metadata={"arithmetic": "loihi2", "target": "loihi2"})
+                   family="loihi2", dt=None, source=str(path), deployment=_deployment())
+
+
+def _deployment() -> Deployment:
+    from ..targets import load
+
+    target = load("loihi2")
+    return Deployment(target="loihi2", family="loihi2", weight_bits=int(target["weights.bits"]),
+                      state_bits=int(target["state.bits"]))
 
 
 def _read_string(g, key, path, node) -> str:
@@ -383,7 +407,7 @@ def _read_dense(g, kind, i, prev, n_prev, path):
 
 def _read_neuron(g, n, path, node) -> LoihiCubaLIF:
     if "neuron" not in g:  # lava-dl: non-leaky integrator by default
-        cfg = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 18 - 1}
+        cfg = {"type": "CUBA", "iDecay": 0, "vDecay": LoihiCubaLIF.ONE, "vThMant": NEVER_FIRES_VTH}
     else:
         ng = g["neuron"]
         cfg = {k: ng[k][()] for k in ng.keys()}

@@ -5,7 +5,8 @@
     else: out = fn(deployed_graph_or_program, x, timesteps)   # (T, B, n_out) numpy
 
 ``x`` is what the audit gives our simulators: static ``(B, *shape)`` (encoded as the deployed graph's
-metadata says, exactly as for our integer mode) or ``(T, B, *shape)``. The vendor packages are
+`InputEncoding` says, exactly as for our integer mode: `Program.check_input`) or ``(T, B, *shape)``.
+A graph or path is read by `nirconv.reading.to_program`. The vendor packages are
 optional; a missing one gives ``(None, reason)``, never an ImportError.
 """
 from __future__ import annotations
@@ -14,48 +15,28 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..equations.encoding import encode_static
 from ..equations.program import Program
-from ..errors import BadInput, Unsupported
+from ..errors import Unsupported
+from ..reading import to_program
 
 VendorFn = Callable[..., np.ndarray]
 
 
-def _program(graph_or_program) -> Program:
-    if isinstance(graph_or_program, Program):
-        return graph_or_program
-    from ..reading import lower
-
-    graph, source = graph_or_program, "<memory>"
-    if isinstance(graph, (str, bytes)) or hasattr(graph, "__fspath__"):
-        from ..nir_io import load
-
-        source = str(graph)
-        graph = load(graph)
-    return lower(graph, mode="int", source=source)
-
-
 def _events(program: Program, x, timesteps: Optional[int]) -> np.ndarray:
-    x = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
-    shape = tuple(program.input_shape)
-    if x.ndim == len(shape) + 1 and x.shape[1:] == shape:
-        if timesteps is None:
-            raise BadInput("a static input needs timesteps", field="timesteps")
-        x = encode_static(x, int(timesteps), program.metadata, True)
-    if x.ndim != len(shape) + 2 or x.shape[2:] != shape:
-        raise BadInput(f"input of shape {x.shape} does not match the graph's input {shape}",
-                       field="input")
-    if not np.all(np.equal(np.mod(x, 1), 0)) or (x.size and x.min() < 0):
+    """``x`` as our integer simulators take it (`Program.check_input`), and as a vendor simulator
+    takes it: non-negative event counts."""
+    x = program.check_input(x, timesteps)
+    if x.size and x.min() < 0:
         raise Unsupported("the vendor simulator takes non-negative event counts; this graph's "
                           "inputs are not (see metadata input_encoding)", field="input_encoding")
-    return x.astype(np.int64)
+    return x
 
 
 def run_xylosim(graph_or_program, x, timesteps: Optional[int] = None) -> np.ndarray:
     """xylosim (SynSense's bit-exact Xylo simulator) on a quantized xylo graph: (T, B, n_out)."""
     from .xylo import XyloSimLayer, spec_from_program
 
-    program = _program(graph_or_program)
+    program = to_program(graph_or_program, mode="int")
     spec = spec_from_program(program)
     return XyloSimLayer(spec).run(_events(program, x, timesteps))
 
@@ -91,7 +72,7 @@ def run_sinabs(graph, x, timesteps: Optional[int] = None) -> np.ndarray:
         from ..nir_io import load
 
         graph = load(graph)
-    program = _program(graph)
+    program = to_program(graph, mode="int")
     events = _events(program, x, timesteps)
     with tempfile.TemporaryDirectory(prefix="nirconv-sinabs-") as tmp:
         tmp = Path(tmp)
@@ -174,6 +155,14 @@ def _lava_layers(program: Program) -> dict:
     return net
 
 
+def _graded_bits() -> int:
+    """The payload width of Loihi 2's graded spikes: the loihi2 target's ``state.bits`` (24,
+    lava's uv_bitwidth; what lava's Dense takes as num_message_bits)."""
+    from ..targets import load
+
+    return int(load("loihi2")["state.bits"])
+
+
 def _inputs(program: Program, neuron):
     ff = rec = None
     for e in neuron.inputs:
@@ -197,19 +186,12 @@ def run_lava(graph_or_program, x, timesteps: Optional[int] = None) -> np.ndarray
     python = lava_python()
     if python is None:
         raise Unsupported(f"${LAVA_PYTHON_ENV} is not set", field="vendor")
-    program = _program(graph_or_program)
-    x = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
-    shape = tuple(program.input_shape)
-    if x.ndim == len(shape) + 1:
-        if timesteps is None:
-            raise BadInput("a static input needs timesteps", field="timesteps")
-        x = encode_static(x, int(timesteps), program.metadata, True)
-    if not np.all(np.equal(np.mod(x, 1), 0)):
-        raise BadInput("integer mode needs integer inputs", field="input")
-    x = x.astype(np.int64).reshape(x.shape[0], x.shape[1], -1)
+    program = to_program(graph_or_program, mode="int")
+    x = program.check_input(x, timesteps)
+    x = x.reshape(x.shape[0], x.shape[1], -1)
     net = _lava_layers(program)
     net["x"] = x
-    net["input_message_bits"] = np.asarray(0 if np.isin(x, (0, 1)).all() else 24)
+    net["input_message_bits"] = np.asarray(0 if np.isin(x, (0, 1)).all() else _graded_bits())
     with tempfile.TemporaryDirectory(prefix="nirconv-lava-") as tmp:
         tmp = Path(tmp)
         np.savez(tmp / "net.npz", **net)

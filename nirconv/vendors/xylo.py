@@ -32,23 +32,72 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
 
 from ..equations.neurons import BitShiftLIF
 from ..equations.program import AffineOp, Edge, InputOp, NeuronOp, OutputOp, Program
+from ..equations.records import Deployment
 from ..errors import BadInput, Unsupported
 from ..nir_io.atomic import atomic_write_bytes, check_destination
+from ..reading import to_program
 
-HIDDEN_MAX_SPIKES = 31  # xylosim XyloIAFNeuron.h MAX_NUM_SPIKES
-OUTPUT_MAX_SPIKES = 1  # MAX_NUM_OUT_SPIKES
-INPUT_MAX_EVENTS = 15  # MAX_NUM_INP_SPIKES: counts above are delivered as 15
-WEIGHT_RANGE = (-128, 127)  # XyloSynapse.weight is int8_t (BITS_WEIGHT 8)
-STATE_RANGE = (-32768, 32767)  # BITS_STATE 16
-SHIFT_RANGE = (0, 7)  # 3-bit weight shifts on XyloAudio 2
-DASH_RANGE = (0, 15)  # 4-bit bit-shift decays
-VMEM_READOUT_THRESHOLD = STATE_RANGE[1]  # a membrane readout still has a threshold on Xylo
+
+@dataclass(frozen=True)
+class XyloFigures:
+    """The chip's figures the Rockpool format is checked against, from the xylo target
+    (``nirconv/targets/xylo.toml``, each with its xylosim/Rockpool source): signed ``weight_bits``
+    (XyloSynapse.weight int8_t), signed ``state_bits`` (BITS_STATE, saturating), the weight shift
+    range, ``dash_bits`` of a bit-shift decay, the spike caps of hidden and readout neurons per
+    step (MAX_NUM_SPIKES, MAX_NUM_OUT_SPIKES) and the input events per channel per step
+    (MAX_NUM_INP_SPIKES: counts above are delivered as the cap)."""
+
+    weight_bits: int
+    state_bits: int
+    shift_min: int
+    shift_max: int
+    dash_bits: int
+    hidden_max_spikes: int
+    output_max_spikes: int
+    input_max_events: int
+
+    @classmethod
+    def of(cls, target) -> "XyloFigures":
+        return cls(weight_bits=int(target["weights.bits"]), state_bits=int(target["state.bits"]),
+                   shift_min=int(target["weights.shift_min"]),
+                   shift_max=int(target["weights.shift_max"]),
+                   dash_bits=int(target["neurons.decay_bits"]),
+                   hidden_max_spikes=int(target["neurons.max_spikes_hidden"]),
+                   output_max_spikes=int(target["neurons.max_spikes_output"]),
+                   input_max_events=int(target["io.max_input_events"]))
+
+    @property
+    def weight_range(self) -> tuple[int, int]:
+        return -(1 << (self.weight_bits - 1)), (1 << (self.weight_bits - 1)) - 1
+
+    @property
+    def state_range(self) -> tuple[int, int]:
+        return -(1 << (self.state_bits - 1)), (1 << (self.state_bits - 1)) - 1
+
+    @property
+    def dash_range(self) -> tuple[int, int]:
+        return 0, (1 << self.dash_bits) - 1
+
+    @property
+    def vmem_readout_threshold(self) -> int:
+        """A membrane readout still has a threshold on Xylo: the largest state."""
+        return self.state_range[1]
+
+
+@lru_cache(maxsize=None)
+def figures() -> XyloFigures:
+    """XyloAudio 2's figures, from the built-in xylo target."""
+    from ..targets import load
+
+    return XyloFigures.of(load("xylo"))
+
 
 # config_from_specification's spelling where it differs from from_specification's.
 CONFIG_SPELLING = {"bias": "bias_hidden"}
@@ -174,16 +223,17 @@ def _validate(spec: XyloSpec) -> None:
               "bias_out": (n_out,)}
     for name, shape in shapes.items():
         _check_shape(spec, name, shape)
+    chip = figures()
     for name in ("weights_in", "weights_rec", "weights_out"):
-        _check_range(spec, name, *WEIGHT_RANGE)
+        _check_range(spec, name, *chip.weight_range)
     for name in ("dash_mem", "dash_syn", "dash_syn_2", "dash_mem_out", "dash_syn_out"):
-        _check_range(spec, name, *DASH_RANGE)
+        _check_range(spec, name, *chip.dash_range)
     for name in ("threshold", "threshold_out"):
-        _check_range(spec, name, 1, STATE_RANGE[1])
+        _check_range(spec, name, 1, chip.state_range[1])
     for name in ("bias", "bias_out"):
-        _check_range(spec, name, *STATE_RANGE)
+        _check_range(spec, name, *chip.state_range)
     for name in _INT_SCALARS:
-        _check_range(spec, name, *SHIFT_RANGE)
+        _check_range(spec, name, chip.shift_min, chip.shift_max)
     if spec.aliases is not None:
         aliases = np.asarray(spec.aliases)
         if aliases.ndim != 2 or aliases.shape[0] != n_hid:
@@ -201,7 +251,7 @@ def _validate(spec: XyloSpec) -> None:
 
 def write_rockpool_npz(graph_or_program, path, *, source: Optional[str] = None) -> XyloSpec:
     """Write the Rockpool ``.npz`` of a quantized xylo graph (or its integer Program), atomically."""
-    program = _as_program(graph_or_program, source)
+    program = to_program(graph_or_program, mode="int", source=source)
     spec = spec_from_program(program)
     arrays = spec.arrays()
     check_destination(path)
@@ -274,14 +324,6 @@ def _spec_from_arrays(arrays: dict, source: str) -> XyloSpec:
 
 # --------------------------------------------------------------------------- Program -> spec
 
-def _as_program(graph_or_program, source) -> Program:
-    if isinstance(graph_or_program, Program):
-        return graph_or_program
-    from ..reading import lower  # a NIR graph quantized for xylo
-
-    return lower(graph_or_program, mode="int", source=source or "<memory>")
-
-
 @dataclass(frozen=True)
 class _Layout:
     hidden: tuple[NeuronOp, ...]
@@ -325,23 +367,25 @@ def _neuron_fields(op: NeuronOp, readout: bool, src) -> dict:
     if not isinstance(rec, BitShiftLIF):
         raise Unsupported(f"Xylo neurons are BitShiftLIF, got {type(rec).__name__}", file=src,
                           node=op.name, field="neuron")
+    chip = figures()
+    max_spikes = chip.output_max_spikes if readout else chip.hidden_max_spikes
     checks = [
-        (rec.state_bits == 16, "state_bits", "must be 16"),
+        (rec.state_bits == chip.state_bits, "state_bits", f"must be {chip.state_bits}"),
         (rec.accumulate == "ordered", "accumulate", "must be 'ordered' (per-event saturation)"),
         (rec.reset == "subtract", "reset", "Xylo resets by subtraction only"),
         (rec.dash_syn is not None, "dash_syn", "Xylo neurons always have a synaptic current"),
-        (rec.dash_mem is not None, "dash_mem", "Xylo neurons always leak (dash_mem 0..15)"),
+        (rec.dash_mem is not None, "dash_mem",
+         f"Xylo neurons always leak (dash_mem {chip.dash_range[0]}..{chip.dash_range[1]})"),
         (not np.any(np.asarray(rec.v_init) != 0), "v_init", "Xylo starts every membrane at 0"),
         (readout or rec.threshold is not None, "threshold", "hidden neurons must spike"),
-        (rec.max_spikes == (OUTPUT_MAX_SPIKES if readout else HIDDEN_MAX_SPIKES), "max_spikes",
-         f"must be {OUTPUT_MAX_SPIKES if readout else HIDDEN_MAX_SPIKES} on Xylo"),
+        (rec.max_spikes == max_spikes, "max_spikes", f"must be {max_spikes} on Xylo"),
     ]
     for ok, field, why in checks:
         if not ok:
             raise Unsupported(why, file=src, node=op.name, field=field)
     n = int(np.prod(op.out_shape))
     flat = lambda a: np.broadcast_to(np.asarray(a, dtype=np.int64), op.out_shape).reshape(n)
-    threshold = (np.full(n, VMEM_READOUT_THRESHOLD, np.int64) if rec.threshold is None
+    threshold = (np.full(n, chip.vmem_readout_threshold, np.int64) if rec.threshold is None
                  else flat(rec.threshold))
     return {"dash_mem": flat(rec.dash_mem), "dash_syn": flat(rec.dash_syn),
             "threshold": threshold, "bias": flat(rec.bias), "vmem": rec.threshold is None}
@@ -461,13 +505,15 @@ def program_from_spec(spec: XyloSpec) -> Program:
         raise Unsupported("aliases are not supported", file=spec.source, field="aliases")
     n_in, n_hid, n_out = spec.n_in, spec.n_hidden, spec.n_out
     bias_on = spec.has_bias
+    chip = figures()
 
     def neuron(name, inputs, n, dash_mem, dash_syn, threshold, bias, max_spikes, vmem):
         rec = BitShiftLIF(shape=(n,), threshold=None if vmem else np.asarray(threshold, np.int64),
                           bias=np.asarray(bias if bias_on else np.zeros(n), np.int64),
                           v_init=np.zeros(n, np.int64), dash_mem=np.asarray(dash_mem, np.int64),
-                          dash_syn=np.asarray(dash_syn, np.int64), state_bits=16,
-                          max_spikes=max_spikes, accumulate="ordered", reset="subtract")
+                          dash_syn=np.asarray(dash_syn, np.int64), state_bits=chip.state_bits,
+                          max_spikes=max_spikes, accumulate="ordered", reset="subtract",
+                          input_event_cap=chip.input_max_events)
         return NeuronOp(name=name, inputs=inputs, in_shape=(n,), out_shape=(n,), neuron=rec)
 
     def affine(name, src, w, shift):
@@ -480,16 +526,17 @@ def program_from_spec(spec: XyloSpec) -> Program:
         InputOp(name="input", inputs=(), in_shape=(n_in,), out_shape=(n_in,)),
         affine("w_in", "input", spec.weights_in[:, :, 0], spec.weight_shift_in),
         neuron("hidden", (Edge("w_in", 0), Edge("w_rec", 1)), n_hid, spec.dash_mem,
-               spec.dash_syn, spec.threshold, spec.bias, HIDDEN_MAX_SPIKES, False),
+               spec.dash_syn, spec.threshold, spec.bias, chip.hidden_max_spikes, False),
         affine("w_rec", "hidden", spec.weights_rec[:, :, 0], spec.weight_shift_rec),
         affine("w_out", "hidden", spec.weights_out, spec.weight_shift_out),
         neuron("readout", (Edge("w_out", 1),), n_out, spec.dash_mem_out, spec.dash_syn_out,
-               spec.threshold_out, spec.bias_out, OUTPUT_MAX_SPIKES, vmem),
+               spec.threshold_out, spec.bias_out, chip.output_max_spikes, vmem),
         OutputOp(name="output", inputs=(Edge("readout"),), in_shape=(n_out,), out_shape=(n_out,)),
     )
     return Program(ops=ops, inputs=("input",), outputs=("output",), mode="int", family="xylo",
                    dt=float(spec.dt), source=spec.source,
-                   metadata={"target": "xylo", "arithmetic": "xylo", "dt": float(spec.dt)})
+                   deployment=Deployment(target="xylo", family="xylo", weight_bits=chip.weight_bits,
+                                         state_bits=chip.state_bits))
 
 
 # --------------------------------------------------------------------------- vendor simulator
@@ -540,8 +587,8 @@ class XyloSimLayer:
         if raster.ndim != 2 or raster.shape[1] != self.spec.n_in:
             raise BadInput(f"input must be (T, {self.spec.n_in}), is {raster.shape}", field="x")
         if raster.size and (raster.min() < 0 or raster.max() > 255):
-            raise BadInput("input event counts must lie in 0..255 (Xylo delivers at most 15)",
-                           field="x")
+            raise BadInput(f"input event counts must lie in 0..255 (Xylo delivers at most "
+                           f"{figures().input_max_events})", field="x")
         self.layer.reset_all()
         spikes = np.asarray(self.layer.evolve(raster.astype(np.int64).tolist()), dtype=np.int64)
         if self.spec.output_mode == "Vmem":

@@ -32,8 +32,12 @@ def compact(value):
 
 
 def channel_compact(value, shape) -> object:
-    """One value per channel (first axis) when constant within each channel, else as `compact`."""
-    a = np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+    """One value per channel (first axis) when constant within each channel, else as `compact`.
+    ``value``: one value, one per channel (C,) or one per neuron."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 1 and len(shape) > 1 and a.size == shape[0]:  # one per channel already
+        return compact(a)
+    a = np.broadcast_to(a, shape)
     if a.ndim > 1:
         rows = a.reshape(a.shape[0], -1)
         if np.all(rows == rows[:, :1]):
@@ -122,8 +126,8 @@ def _flatten_range(shape, out):
 
 
 def _scale(op: ScaleOp, program: Program):
-    return nir.Scale(scale=compact(op.scale) if np.all(op.scale == op.scale.reshape(-1)[0])
-                     else np.asarray(op.scale, dtype=np.float64).copy())
+    """The scale over the whole shape: nir's type check reads the node's shape from it."""
+    return nir.Scale(scale=_full(op.scale, tuple(op.in_shape)))
 
 
 def _delay(op: DelayOp, program: Program):

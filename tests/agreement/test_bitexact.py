@@ -195,9 +195,8 @@ def test_lowered_quantized_graphs_are_bit_exact(target):
         program = lower(deployed, mode="int", dt=1e-3)
     except (ImportError, NirconvError) as e:
         pytest.skip(f"cannot quantize/lower for {target} yet: {e}")
-    from nirconv.simulation import prepare_input
     static = np.abs(np.random.default_rng(5).normal(1.5, 1.0, (4, *program.input_shape)))
-    x = prepare_input(program, static, 30)  # encoded as the deployed metadata says
+    x = program.check_input(static, 30)  # encoded as the deployed metadata says
     names = all_ops(program)
     assert program.family == target
     ours = torch_run(program, x, record=names)

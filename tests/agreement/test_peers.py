@@ -32,7 +32,7 @@ import torch
 import nirconv
 from nirconv.equations import program as P
 from nirconv.equations.neurons import NeuronFloat
-from nirconv.simulation import to_program
+from nirconv.reading import to_program
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CASES = sorted(GOLDEN.glob("*/*.nir"))

@@ -12,7 +12,8 @@ import nirconv
 from nirconv.fidelity import write_report
 from nirconv.fidelity.compare import readout_is_spiking
 from nirconv.quantization import to_float_graph
-from nirconv.simulation import simulate, to_program
+from nirconv.reading import to_program
+from nirconv.simulation import simulate
 
 T = 12
 SAMPLES = 48
@@ -196,3 +197,18 @@ def test_xylo_readout_delay_and_vendor_column():
     else:
         assert result.vendor is None
         assert result.vendor_accuracy == pytest.approx(result.deployed_accuracy)
+
+
+def test_programs_audit_like_the_graphs_they_are_read_from(audited):
+    from nirconv.reading import float_view
+
+    target, model, x, y, float_graph, dep, result = audited
+    again = nirconv.audit(model, to_program(dep, mode="int"), x, y, timesteps=T,
+                          snn=float_view(dep), backend="torch", progress=False)
+    assert again.snn_source == "snn program"
+    assert (again.target, again.arithmetic) == (result.target, result.arithmetic)
+    assert again.snn_accuracy == result.snn_accuracy
+    assert again.deployed_accuracy == result.deployed_accuracy
+    assert [l.spike_agreement for l in again.layers] == [l.spike_agreement for l in result.layers]
+    assert [l.rate_error_float for l in again.layers] == [l.rate_error_float
+                                                          for l in result.layers]

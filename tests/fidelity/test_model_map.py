@@ -1,11 +1,28 @@
 """The ANN side of the audit: hooked activations (modules and exported programs), λ per neuron."""
 from __future__ import annotations
 
-import nir
 import numpy as np
 import pytest
 
+from nirconv.equations.neurons import NeuronFloat
+from nirconv.equations.program import Edge, NeuronOp, OutputOp, Program
+from nirconv.equations.records import OpInfo
 from nirconv.fidelity.model_map import ann_activations, layer_modules, layer_scales
+
+
+def _if(name, shape, inputs=(), **info):
+    """An IF neuron op with the given OpInfo fields."""
+    neuron = NeuronFloat(shape=shape, alpha_mem=np.ones(shape), beta_mem=np.ones(shape),
+                         bias=np.zeros(shape), v_threshold=np.ones(shape), v_reset=np.zeros(shape),
+                         v_init=np.zeros(shape))
+    return NeuronOp(name=name, inputs=inputs, in_shape=shape, out_shape=shape, neuron=neuron,
+                    info=OpInfo(nir_type="IF", **info))
+
+
+def _program(*ops, provenance=None):
+    return Program(ops=ops, inputs=(), outputs=tuple(o.name for o in ops
+                                                     if isinstance(o, OutputOp)),
+                   mode="float", provenance=provenance or {})
 
 
 def test_activations_of_module_and_fixed_batch_export_agree(digits_cnn):
@@ -25,22 +42,15 @@ def test_activations_of_module_and_fixed_batch_export_agree(digits_cnn):
 
 def test_modules_missing_from_the_model_are_ignored(digits_cnn):
     model, _, _ = digits_cnn
-    g = nir.NIRGraph(nodes={"a": nir.IF(r=np.ones(2), v_threshold=np.ones(2), v_reset=np.zeros(2),
-                                        metadata={"module": "1"}),
-                            "b": nir.IF(r=np.ones(2), v_threshold=np.ones(2), v_reset=np.zeros(2),
-                                        metadata={"module": "features.9"})},
-                     edges=[], type_check=False)
+    g = _program(_if("a", (2,), module="1"), _if("b", (2,), module="features.9"))
     assert layer_modules(g, g, model) == {"a": "1"}
 
 
 def test_scales_broadcast_per_channel_and_only_from_converted_graphs():
-    meta = {"scale": np.array([1.0, 2.0])}
-    node = nir.IF(r=np.ones((2, 1, 2)), v_threshold=np.ones((2, 1, 2)),
-                  v_reset=np.zeros((2, 1, 2)), metadata=meta)
-    g = nir.NIRGraph(nodes={"n": node}, edges=[], metadata={"normalization": "max"},
-                     type_check=False)
+    node = _if("n", (2, 1, 2), act_scale=np.array([1.0, 2.0]))
+    g = _program(node, provenance={"normalization": "max"})
     assert layer_scales(g, {"n": (2, 1, 2)})["n"].tolist() == [1.0, 1.0, 2.0, 2.0]
-    g.metadata = {}
+    g = _program(node)
     assert layer_scales(g, {"n": (2, 1, 2)}) == {}
 
 
@@ -56,10 +66,9 @@ def test_a_spiking_readout_stands_for_the_logits(digits_cnn):
     import torch
 
     model, x, _ = digits_cnn
-    if_node = nir.IF(r=np.ones(10), v_threshold=np.ones(10), v_reset=np.zeros(10))
-    g = nir.NIRGraph(nodes={"readout": if_node,
-                            "output": nir.Output(output_type={"output": np.array([10])})},
-                     edges=[("readout", "output")], type_check=False)
+    g = _program(_if("readout", (10,)),
+                 OutputOp(name="output", inputs=(Edge("readout"),), in_shape=(10,),
+                          out_shape=(10,)))
     mods = layer_modules(g, g, model)
     assert mods == {"readout": "<output>"}
     logits, acts = ann_activations(model, x[:3], mods)

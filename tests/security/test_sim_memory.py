@@ -18,7 +18,7 @@ import torch
 
 import nirconv
 from nirconv.equations import memory
-from nirconv.simulation import to_program
+from nirconv.reading import to_program
 
 _spec = importlib.util.spec_from_file_location("security_hostile",
                                                Path(__file__).with_name("hostile.py"))

@@ -32,8 +32,7 @@ def _lif_program(n, du, dv, vth, bias_mant=0, bias_exp=0):
     ops = (InputOp(name="input", inputs=(), in_shape=(n,), out_shape=(n,)),
            NeuronOp(name="lif", inputs=(Edge("input"),), in_shape=(n,), out_shape=(n,), neuron=rec),
            OutputOp(name="output", inputs=(Edge("lif"),), in_shape=(n,), out_shape=(n,)))
-    return Program(ops=ops, inputs=("input",), outputs=("output",), mode="int", family="loihi2",
-                   metadata={"arithmetic": "loihi2"})
+    return Program(ops=ops, inputs=("input",), outputs=("output",), mode="int", family="loihi2")
 
 
 def _impulse(n, steps, value=128):
@@ -100,8 +99,7 @@ def _dense_program(weights, shift=0):
                     weight=w, bias=None, shift=shift),
            OutputOp(name="output", inputs=(Edge("dense", 1),), in_shape=(n_out,),
                     out_shape=(n_out,)))
-    return Program(ops=ops, inputs=("input",), outputs=("output",), mode="int", family="loihi2",
-                   metadata={"arithmetic": "loihi2"})
+    return Program(ops=ops, inputs=("input",), outputs=("output",), mode="int", family="loihi2")
 
 
 def _dense_a_out(backend, weights, shift=0, sign_mode=None, num_weight_bits=8):
@@ -185,7 +183,7 @@ def test_dense_bitacc_pm_recurrence(backend):
                     weight=ring, bias=None, shift=0),
            OutputOp(name="output", inputs=(Edge("lif"),), in_shape=(n,), out_shape=(n,)))
     program = Program(ops=ops, inputs=("input",), outputs=("output",), mode="int",
-                      family="loihi2", metadata={"arithmetic": "loihi2"})
+                      family="loihi2")
     x = np.zeros((7, 1, n), np.int64)
     x[0, 0, 0] = 1
     spikes = _run(backend, program, x)[:, 0]

@@ -64,7 +64,7 @@ def _program(layers, n_in):
         prev = f"lif{i}"
     ops.append(OutputOp(name="output", inputs=(Edge(prev),), in_shape=(n_out,), out_shape=(n_out,)))
     return Program(ops=tuple(ops), inputs=("input",), outputs=("output",), mode="int",
-                   family="loihi2", metadata={"arithmetic": "loihi2"})
+                   family="loihi2")
 
 
 def _run_lava(python, tmp_path, layers, x, graded):

@@ -42,7 +42,7 @@ def _program(rng, recurrent=True):
                      neuron=_lif(5, 4095, 200, None, np.zeros(5))),
             OutputOp(name="output", inputs=(Edge("l2"),), in_shape=(5,), out_shape=(5,))]
     return Program(ops=tuple(ops), inputs=("input",), outputs=("output",), mode="int",
-                   family="loihi2", metadata={"arithmetic": "loihi2"})
+                   family="loihi2")
 
 
 def _netdict(g, key):

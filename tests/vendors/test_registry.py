@@ -7,6 +7,7 @@ import importlib
 import numpy as np
 import pytest
 
+from nirconv.equations.records import InputEncoding
 from nirconv.errors import Unsupported
 from nirconv.vendors import registry
 from nirconv.vendors.xylo import XyloSimLayer, program_from_spec
@@ -41,11 +42,11 @@ def test_xylo_vendor_column_runs_xylosim(need_xylosim, xylo_helpers):
 def test_static_inputs_are_rate_coded_like_ours(need_xylosim, xylo_helpers):
     rng = np.random.default_rng(1)
     program = program_from_spec(xylo_helpers["random_spec"](rng, n_hid=20))
-    program = dataclasses.replace(program, metadata=dict(program.metadata, input_encoding="rate",
-                                                         input_scale=0.25, max_events=4))
+    program = dataclasses.replace(program, encoding=InputEncoding(kind="rate", scale=0.25,
+                                                                  max_events=4))
     out = registry.run_xylosim(program, rng.random((3, 16)), 30)
     assert out.shape == (30, 3, 8)
-    current = dataclasses.replace(program, metadata=dict(program.metadata, input_encoding="current"))
+    current = dataclasses.replace(program, encoding=InputEncoding(kind="current"))
     with pytest.raises(Unsupported, match="input_encoding"):
         registry.run_xylosim(current, -rng.random((3, 16)) * 100, 5)
 
