@@ -26,6 +26,7 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
+from .inputs import check_input
 from .neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat, SpeckIAF
 from .records import Deployment, InputEncoding, NeuronScales, OpInfo, WeightScales
 
@@ -161,3 +162,8 @@ class Program:
     @property
     def neuron_ops(self) -> tuple[NeuronOp, ...]:
         return tuple(o for o in self.ops if isinstance(o, NeuronOp))
+
+    def check_input(self, x) -> dict[str, np.ndarray]:
+        """A simulator input, checked once for both backends (``equations/inputs.py``): per Input
+        op name, ``(T, B, *shape)`` in int64 (integer programs) or float64; `BadInput` else."""
+        return check_input(self, x)

@@ -465,7 +465,8 @@ def program_from_spec(spec: XyloSpec) -> Program:
                           bias=np.asarray(bias if bias_on else np.zeros(n), np.int64),
                           v_init=np.zeros(n, np.int64), dash_mem=np.asarray(dash_mem, np.int64),
                           dash_syn=np.asarray(dash_syn, np.int64), state_bits=16,
-                          max_spikes=max_spikes, accumulate="ordered", reset="subtract")
+                          max_spikes=max_spikes, accumulate="ordered", reset="subtract",
+                          input_event_cap=INPUT_MAX_EVENTS)
         return NeuronOp(name=name, inputs=inputs, in_shape=(n,), out_shape=(n,), neuron=rec)
 
     def affine(name, src, w, shift):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import nirconv
+from nirconv.equations.records import InputEncoding
 from nirconv.backends.event import run
 from nirconv.backends.event import kernels as event_kernels
 from nirconv.equations.neurons import LoihiCubaLIF, SpeckIAF
@@ -217,7 +218,7 @@ def test_integer_weight_shift_floor_and_counted_synops():
                _op(NeuronOp, "n", [("w", 0)], (2,), neuron=rec),
                _op(OutputOp, "out", [("w", 0)], (2,)))
         program = Program(ops=ops, inputs=("in",), outputs=("out",), mode="int",
-                          family="speck", metadata={"input_encoding": "spikes"})
+                          family="speck", encoding=InputEncoding(kind="spikes"))
         x = np.array([[[2, 1]], [[0, 3]]], dtype=np.int64)
         result = run(program, x)
         a = np.einsum("tbi,oi->tbo", x, w) + np.array([1, 0])

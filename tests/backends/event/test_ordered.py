@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
+from nirconv.equations.records import InputEncoding
 from nirconv.backends.event import run
 from nirconv.equations.neurons import BitShiftLIF
 from nirconv.equations.program import AffineOp, Edge, InputOp, NeuronOp, OutputOp, Program
@@ -66,7 +67,7 @@ def test_ordered_accumulation_matches_event_by_event_replay(seed, shift_in, shif
                     weight=w_rec, shift=shift_rec),
            OutputOp(name="out", inputs=(Edge("h"),), in_shape=(n,), out_shape=(n,)))
     program = Program(ops=ops, inputs=("in",), outputs=("out",), mode="int", family="xylo",
-                      metadata={"input_encoding": "spikes"})
+                      encoding=InputEncoding(kind="spikes"))
     x = rng.integers(0, 4, (12, 2, n_in)) * (rng.random((12, 2, n_in)) < 0.5)
     got = run(program, x).output
     want = python_reference(x, w_in, w_rec, shift_in, shift_rec, th, dash_syn, dash_mem)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from nirconv.equations.records import InputEncoding
 from nirconv.backends.torch import run
 from nirconv.backends.torch.kernels import KERNELS
 from nirconv.equations import program as P
@@ -75,7 +76,7 @@ def test_synops_count_spikes_times_fan_out():
     x = np.array([[[5, 0, -1]], [[0, 0, 0]]])
     assert run(program, x).synops == 2 * 2
     spikes = P.Program(ops, ("in",), ("out",), "int", "generic",
-                       metadata={"input_encoding": "spikes"})
+                       encoding=InputEncoding(kind="spikes"))
     assert run(spikes, np.array([[[3, 0, 1]]])).synops == (3 + 1) * 2
 
 
