@@ -112,21 +112,23 @@ def speck_if(shape, threshold, builder):
     return rec, node
 
 
-def calibrate(make, inputs, layers, rate=0.1, steps=16, batch=8, rounds=4):
+def calibrate(make, inputs, layers, rate=0.1, steps=16, batch=8, rounds=4, th_max=1 << 40):
     """Thresholds giving each layer about ``rate`` spikes per neuron and step, layer by layer
-    (so that the event backend sees a realistic, not a silent or saturated, network)."""
+    (so that the event backend sees a realistic, not a silent or saturated, network); each
+    threshold at most ``th_max`` (the neuron record's largest legal one)."""
     from nirconv.backends.torch import run
     rng = np.random.default_rng(123)
     x = inputs(batch, steps, rng)
-    th = [1 << 40] * len(layers)
+    th = [th_max] * len(layers)
+    legal = lambda v: int(min(max(1, v), th_max))  # noqa: E731
     for i, (weight_name, neuron_name) in enumerate(layers):
         program, _ = make(th)
         drive = run(program, x, record=(weight_name,)).recorded[weight_name]
-        th[i] = max(1, int(np.maximum(drive.mean(axis=(0, 1)), 0).mean() / rate))
+        th[i] = legal(np.maximum(drive.mean(axis=(0, 1)), 0).mean() / rate)
         for _ in range(rounds):
             program, _ = make(th)
             got = run(program, x, record=(neuron_name,)).recorded[neuron_name].mean()
-            th[i] = max(1, int(th[i] * float(np.clip(got / rate, 0.25, 4.0))))
+            th[i] = legal(th[i] * float(np.clip(got / rate, 0.25, 4.0)))
     return make(th)
 
 
@@ -205,7 +207,7 @@ def lif3x1024(seed=0, n=1024):
         return (rng.random((steps, batch, n)) < 0.1).astype(np.int64)
 
     layers = [(f"fc{i + 1}", f"lif{i + 1}") for i in range(3)]
-    program, graph = calibrate(make, inputs, layers)
+    program, graph = calibrate(make, inputs, layers, th_max=(1 << 15) - 1)  # 16-bit state
     return "lif 3x1024 (generic)", program, graph, inputs
 
 

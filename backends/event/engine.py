@@ -9,20 +9,20 @@ the order of its inputs.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 
 import numpy as np
 
-from nirconv.equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat
-from nirconv.equations.program import (DelayOp, FlattenOp, InputOp, NeuronOp, OutputOp, PoolOp,
-                                       Program, ThresholdOp)
+from nirconv.equations.limits import UNLIMITED, is_unlimited
+from nirconv.equations.neurons import Float32LIF, LoihiCubaLIF, NeuronFloat
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, NeuronOp,
+                                       OutputOp, PoolOp, Program)
 from nirconv.equations.result import SimResult
+from nirconv.equations.roles import op_is_spiking
 from nirconv.errors import BadInput
 
-from .kernels import ConnectionKernel, Ctx, NeuronKernel, make_kernel
+from .kernels import NeuronKernel, Setup, WeightKernel, make_kernel
 
 STREAMING_INPUTS = ("rate", "spikes")  # integer input encodings whose values are event counts
-XYLO_INPUT_EVENTS = 15  # BitShiftLIF docstring: an input channel's count above 15 counts as 15
 
 
 class _Ring:
@@ -39,47 +39,18 @@ class _Ring:
         return self.items[t % self.length] if t >= 0 else None
 
 
-def _inputs_by_name(program: Program, x) -> dict:
-    if isinstance(x, Mapping):
-        missing = [n for n in program.inputs if n not in x]
-        if missing:
-            raise BadInput(f"no input array for {', '.join(missing)}", file=program.source,
-                           field="input")
-        return {n: np.asarray(x[n]) for n in program.inputs}
-    if len(program.inputs) != 1:
-        raise BadInput(f"the graph has {len(program.inputs)} inputs; pass a dict of arrays",
-                       file=program.source, field="input")
-    return {program.inputs[0]: np.asarray(x)}
+def _flat_inputs(program: Program, x) -> dict:
+    """The checked input per Input op (`Program.check_input`), flat (T, B, n)."""
+    return {name: a.reshape(a.shape[0], a.shape[1], -1)
+            for name, a in program.check_inputs(x).items()}
 
 
-def _check_input(program: Program, name: str, x: np.ndarray, steps_batch) -> np.ndarray:
-    shape = tuple(program.op(name).out_shape)
-    if x.ndim != len(shape) + 2 or tuple(x.shape[2:]) != shape:
-        raise BadInput(f"input of shape {x.shape} does not match (T, B, "
-                       f"{', '.join(map(str, shape))})", file=program.source, node=name,
-                       field="input")
-    if steps_batch is not None and tuple(x.shape[:2]) != steps_batch:
-        raise BadInput("inputs disagree on (T, B)", file=program.source, node=name, field="input")
-    if program.mode == "int":
-        if not np.issubdtype(x.dtype, np.integer):
-            if not np.all(np.isfinite(x)) or not np.all(x == np.rint(x)):
-                raise BadInput("integer mode needs integer inputs", file=program.source,
-                               node=name, field="input")
-        return x.astype(np.int64).reshape(x.shape[0], x.shape[1], -1)
-    if not np.all(np.isfinite(x)):
-        raise BadInput("input contains NaN or infinite values", file=program.source, node=name,
-                       field="input")
-    return x.astype(np.float64).reshape(x.shape[0], x.shape[1], -1)
-
-
-class _Plan:
+class Plan:
     """Kernels, ring buffers and the edge structure for one run."""
 
     def __init__(self, program: Program, batch: int):
         self.program = program
-        integer = program.mode == "int"
         ops = {op.name: op for op in program.ops}
-        ordered_feeders = set()
         max_delay = {name: 0 for name in ops}
         for op in program.ops:
             for e in op.inputs:
@@ -87,27 +58,44 @@ class _Plan:
                     raise BadInput("edge from a node that is not in the program",
                                    file=program.source, node=op.name, field="inputs")
                 max_delay[e.src] = max(max_delay[e.src], int(e.delay))
-        for op in program.ops:
-            if _is_ordered_neuron(op):
-                ordered_feeders.update(e.src for e in op.inputs)
-        counted, binary = value_kinds(program)
         self.from_input = reads_input(program)
-        self.kernels: dict = {}
-        for op in program.ops:
-            srcs = [e.src for e in op.inputs]
-            ordered_feeder = op.name in ordered_feeders
-            ctx = Ctx(batch=batch, integer=integer,
-                      counted_input=bool(srcs) and all(counted[s] for s in srcs),
-                      binary_input=len(srcs) == 1 and binary[srcs[0]],
-                      keep_stream=ordered_feeder, source=program.source,
-                      stream_cap=(XYLO_INPUT_EVENTS if ordered_feeder and srcs
-                                  and all(self.from_input[s] for s in srcs) else None))
-            self.kernels[op.name] = make_kernel(op, ctx)
-        self.ordered_feeders = ordered_feeders
+        setup = make_setup(program, batch, self.from_input)
+        self.setup = setup
+        self.kernels = {op.name: make_kernel(op, setup) for op in program.ops}
         self.rings = {name: _Ring(max_delay[name] + 1) for name in ops}
-        self.streams = {name: _Ring(max_delay[name] + 1) for name in ordered_feeders}
+        self.streams = {name: _Ring(max_delay[name] + 1) for name in setup.stream_caps}
         self.batch = batch
-        self.dtype = np.int64 if integer else np.float64
+        self.dtype = setup.dtype
+
+
+def make_setup(program: Program, batch: int, from_input: dict) -> Setup:
+    """The run's `Setup`: value kinds per op, and the delivery caps of the weight ops that feed
+    an "ordered" (Xylo) neuron."""
+    counted, binary = value_kinds(program)
+    ops = {op.name: op for op in program.ops}
+    stream_caps: dict = {}
+    for op in program.ops:
+        if not _is_ordered_neuron(op):
+            continue
+        for e in op.inputs:
+            feeder = ops[e.src]
+            if not isinstance(feeder, (AffineOp, ConvOp, PoolOp)):
+                continue
+            cap = delivery_cap(op, reads_input_channel(feeder, from_input))
+            stream_caps.setdefault(e.src, set()).add(cap)
+    return Setup(program=program, batch=batch, integer=program.mode == "int", counted=counted,
+                 binary=binary, stream_caps=stream_caps)
+
+
+def reads_input_channel(op, from_input: dict) -> bool:
+    """Every value arriving at ``op`` comes straight from an Input (through Flatten)."""
+    return bool(op.inputs) and all(from_input[e.src] for e in op.inputs)
+
+
+def delivery_cap(neuron_op, reads_input_channel: bool):
+    """Events per input element and step an ordered neuron takes from a source: its record's
+    ``input_event_cap`` for an input channel (a value straight from the Input), else UNLIMITED."""
+    return neuron_op.neuron.input_event_cap if reads_input_channel else UNLIMITED
 
 
 PASS_THROUGH = (FlattenOp, OutputOp, DelayOp)
@@ -115,17 +103,14 @@ PASS_THROUGH = (FlattenOp, OutputOp, DelayOp)
 
 def _spike_output(op) -> tuple[bool, bool]:
     """(spike counts?, 0/1?) of an op's own output, from its type alone."""
-    if isinstance(op, ThresholdOp):
+    if not op_is_spiking(op):
+        return False, False
+    rec = getattr(op, "neuron", None)
+    if rec is None:  # a Threshold
         return True, True
-    if isinstance(op, NeuronOp):
-        rec = op.neuron
-        if isinstance(rec, NeuronFloat):
-            return rec.spiking, rec.spiking and rec.max_spikes == 1
-        if isinstance(rec, (LoihiCubaLIF, BitShiftLIF)):
-            spiking = (rec.vth if isinstance(rec, LoihiCubaLIF) else rec.threshold) is not None
-            return spiking, spiking and isinstance(rec, LoihiCubaLIF)
-        return True, isinstance(rec, Float32LIF)  # SpeckIAF: multi-spike counts
-    return False, False
+    if isinstance(rec, NeuronFloat):
+        return True, rec.max_spikes == 1
+    return True, isinstance(rec, (LoihiCubaLIF, Float32LIF))  # Speck, BitShiftLIF: counts
 
 
 def value_kinds(program: Program) -> tuple[dict, dict]:
@@ -173,7 +158,7 @@ def _is_ordered_neuron(op) -> bool:
     return getattr(rec, "accumulate", None) == "ordered"
 
 
-def _summed_input(plan: _Plan, op, t: int):
+def _summed_input(plan: Plan, op, t: int):
     total = None
     for e in op.inputs:
         value = plan.rings[e.src].get(t - e.delay)
@@ -182,23 +167,26 @@ def _summed_input(plan: _Plan, op, t: int):
     return total if total is not None else _zeros_like_input(plan, op)
 
 
-def _zeros_like_input(plan: _Plan, op):
+def _zeros_like_input(plan: Plan, op):
     n_in = int(np.prod(op.in_shape)) if op.in_shape else 1
     return np.zeros((plan.batch, n_in), dtype=plan.dtype)
 
 
-def _ordered_streams(plan: _Plan, op, t: int) -> list:
+def _ordered_streams(plan: Plan, op, t: int) -> list:
     """Each edge's deliveries at step t, in the neuron's input order."""
     streams = []
     for e in op.inputs:
-        if e.src in plan.streams and isinstance(plan.kernels[e.src], ConnectionKernel):
-            stream = plan.streams[e.src].get(t - e.delay)
+        if e.src in plan.streams:
+            delivered = plan.streams[e.src].get(t - e.delay)
+            cap = delivery_cap(op, reads_input_channel(plan.kernels[e.src].op, plan.from_input))
+            stream = None if delivered is None else delivered[cap]
         else:  # a non-weight source: each non-zero value is one delivery
             value = plan.rings[e.src].get(t - e.delay)
             stream = None
             if value is not None:
-                if plan.from_input[e.src]:  # Xylo: an input channel delivers at most 15 events
-                    value = np.minimum(value, XYLO_INPUT_EVENTS)
+                cap = delivery_cap(op, plan.from_input[e.src])
+                if not is_unlimited(cap):
+                    value = np.minimum(value, cap)
                 flat = value.reshape(-1)
                 nz = np.flatnonzero(flat)
                 stream = (nz, flat[nz])
@@ -220,18 +208,14 @@ def _progress(enabled: bool, total: int):
 def run(program: Program, x, record=(), dtype=None, progress=False) -> SimResult:
     """Simulate ``program`` on ``x`` ``(T, B, *input_shape)`` (or a dict per input op)."""
     start = time.perf_counter()
-    arrays = _inputs_by_name(program, x)
-    steps_batch = None
-    for name in list(arrays):
-        arrays[name] = _check_input(program, name, arrays[name], steps_batch)
-        steps_batch = tuple(arrays[name].shape[:2])
-    steps, batch = steps_batch
+    arrays = _flat_inputs(program, x)
+    steps, batch = next(iter(arrays.values())).shape[:2]
     names = {op.name for op in program.ops}
     unknown = [r for r in record if r not in names]
     if unknown:
         raise BadInput(f"cannot record unknown node(s) {', '.join(unknown)}", file=program.source,
                        field="record")
-    plan = _Plan(program, batch)
+    plan = Plan(program, batch)
     keep = set(program.outputs) | set(record)
     traces = {name: None for name in keep}
     spikes = {name: 0 for name, k in plan.kernels.items() if k.spiking}
@@ -247,18 +231,18 @@ def run(program: Program, x, record=(), dtype=None, progress=False) -> SimResult
     return _result(program, plan, traces, spikes, batch, dtype, time.perf_counter() - start)
 
 
-def _step(plan: _Plan, arrays: dict, t: int, traces: dict, spikes: dict, steps: int) -> None:
+def _step(plan: Plan, arrays: dict, t: int, traces: dict, spikes: dict, steps: int) -> None:
     for op in plan.program.ops:
         kernel = plan.kernels[op.name]
         if isinstance(op, InputOp):
             out = arrays[op.name][t]
         elif isinstance(kernel, NeuronKernel) and kernel.ordered:
-            out = kernel.step_ordered(t, _ordered_streams(plan, op, t))
+            out = kernel.step_ordered(_ordered_streams(plan, op, t), t)
         else:
-            out = kernel.step(t, _summed_input(plan, op, t))
+            out = kernel.step(_summed_input(plan, op, t), t)
         plan.rings[op.name].put(t, out)
         if op.name in plan.streams:
-            plan.streams[op.name].put(t, kernel.stream)
+            plan.streams[op.name].put(t, kernel.streams)
         if op.name in spikes:
             spikes[op.name] += int(out.sum())
         if op.name in traces:

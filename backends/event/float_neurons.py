@@ -17,7 +17,7 @@ def flat_param(value, shape, dtype=np.float64) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=dtype), shape).reshape(-1).copy()
 
 
-class FloatNeuronState:
+class FloatState:
     """State and step of one `NeuronFloat` population for a batch of samples."""
 
     def __init__(self, rec: NeuronFloat, batch: int):

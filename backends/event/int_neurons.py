@@ -151,19 +151,22 @@ def _replay(acc: np.ndarray, targets: np.ndarray, values: np.ndarray, lo: int, h
         acc[t] = np.clip(acc[t] + values[sel], lo, hi)
 
 
-def _trunc_shift12(x: np.ndarray) -> np.ndarray:
-    """sign(x) * (|x| >> 12): truncation toward zero."""
-    return np.sign(x) * (np.abs(x) >> 12)
+def _trunc_shift(x: np.ndarray, bits: int) -> np.ndarray:
+    """sign(x) * (|x| >> bits): truncation toward zero."""
+    return np.sign(x) * (np.abs(x) >> bits)
 
 
 class LoihiState:
-    V_MAX = (1 << 23) - 1
+    """`LoihiCubaLIF`: decays are fractions of ``ONE`` (a right shift by log2(ONE) truncates them
+    toward zero), ``a_in << A_IN_SHIFT``, v clipped to ±STATE_MAX."""
 
     def __init__(self, rec: LoihiCubaLIF, batch: int):
         shape = rec.shape
+        self.one, self.one_bits = rec.ONE, rec.ONE.bit_length() - 1
+        self.a_in_shift, self.v_max = rec.A_IN_SHIFT, rec.STATE_MAX
         self.du, self.dv = _int(rec.du, shape), _int(rec.dv, shape)
         self.spiking = rec.vth is not None
-        self.vth_shifted = (_int(rec.vth, shape) << 6) if self.spiking else None
+        self.vth_shifted = (_int(rec.vth, shape) << self.a_in_shift) if self.spiking else None
         mant, exp = _int(rec.bias_mant, shape), _int(rec.bias_exp, shape)
         # a negative exponent is a right shift (floor), as lava's scale_bias
         self.bias = np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
@@ -172,10 +175,10 @@ class LoihiState:
         self.v = np.zeros((batch, n), dtype=np.int64)
 
     def step(self, a_in: np.ndarray) -> np.ndarray:
-        x = _trunc_shift12(self.u * (4096 - (self.du + 1)))
-        self.u = wrap_loihi24(x + (a_in << 6))
-        y = _trunc_shift12(self.v * (4096 - self.dv))
-        v = np.clip(y + self.u + self.bias, -self.V_MAX, self.V_MAX)
+        x = _trunc_shift(self.u * (self.one - (self.du + 1)), self.one_bits)
+        self.u = wrap_loihi24(x + (a_in << self.a_in_shift))
+        y = _trunc_shift(self.v * (self.one - self.dv), self.one_bits)
+        v = np.clip(y + self.u + self.bias, -self.v_max, self.v_max)
         if not self.spiking:
             self.v = v
             return v

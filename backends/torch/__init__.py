@@ -12,6 +12,6 @@ sum is an integer below 2**24 / 2**53 (else int64 on CPU, or a clear error), TF3
 deterministic kernels while it runs (the user's flags are restored). Float mode runs `NeuronFloat`
 in float32 (default) or float64 (``dtype=torch.float64``). See docs/equations/torch_exactness.md.
 """
-from nirconv.backends.torch.runner import run
+from .runner import run
 
 __all__ = ["run"]

@@ -122,7 +122,7 @@ def neuron_bounds(record) -> tuple[float, float]:
         return 0.0, hi if is_unlimited(record.max_spikes) else min(hi, float(record.max_spikes))
     if isinstance(record, LoihiCubaLIF):
         if record.vth is None:
-            return float(-(1 << 23) + 1), float((1 << 23) - 1)
+            return float(-record.STATE_MAX), float(record.STATE_MAX)
         return 0.0, 1.0
     if isinstance(record, Float32LIF):
         return 0.0, 1.0
@@ -246,7 +246,7 @@ FLOAT32_HEADROOM = float(1 << 21)  # any sum of up to 8 such values is an exact 
 
 def _record_magnitude(record) -> float:
     """The largest integer a neuron's own state and parameters reach (Loihi computes in int64
-    internally and outputs at most 2**23)."""
+    internally and outputs at most STATE_MAX)."""
     if isinstance(record, SpeckIAF):
         arrays = (record.threshold, record.bias, record.v_init, record.v_min, record.v_max)
     elif isinstance(record, BitShiftLIF):

@@ -1,11 +1,13 @@
-"""One torch kernel per Program op type (neurons in `neurons.py`), registered in `KERNELS`.
+"""One torch kernel per Program op type, registered in `KERNELS`, built by `make_kernel`.
 
-A kernel is built once per run from its op and the `Env`, then stepped: ``step(x, t)`` takes the
-summed input ``(B, *in_shape)`` of step ``t`` and returns the output ``(B, *out_shape)``.
-Integer mode: every value is an integer, carried in ``Env.vdtype``: float32 when the value bounds
+A kernel is built once per run from its op and the run's `Setup`, then stepped: ``step(x, t)``
+takes the summed input ``(B, *in_shape)`` of step ``t`` and returns the output ``(B, *out_shape)``.
+A neuron op's kernel holds the mutable `State` of its population (`make_state`, ``neurons.py``).
+Integer mode: every value is an integer, carried in ``Setup.vdtype``: float32 when the value bounds
 prove every value and intermediate an integer below 2**24 (`exactness.float32_safe`), else int32
 when they allow, else int64; every operation is exact (weight products go through
 `exactness.matmul_dtype`). Float mode: the float dtype of the run.
+See docs/equations/torch_exactness.md.
 """
 from __future__ import annotations
 
@@ -17,18 +19,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nirconv.backends.torch.exactness import matmul_dtype, weight_intervals
-from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, OutputOp,
-                                       PoolOp, Program, ScaleOp, ThresholdOp)
+from nirconv.equations.limits import UNLIMITED
+from nirconv.equations.neurons import (BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat,
+                                       SpeckIAF)
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, NeuronOp,
+                                       Op, OutputOp, PoolOp, Program, ScaleOp, ThresholdOp)
 from nirconv.errors import Unsupported
 
-PAIR_CHUNK_ELEMENTS = 1 << 22  # ordered path: contributions materialised per chunk
+from .exactness import matmul_dtype, weight_intervals
+from .integers import shift_int
+from .neurons import BitShiftState, Float32State, FloatState, LoihiState, SpeckState
+
 SPARSE_BELOW = 0.2  # integer Affine: inputs with at most this fraction non-zero go sparse
 _WEIGHTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 @dataclass
-class Env:
+class Setup:
+    """The settings of one run: device, number formats and (integer mode) the value bounds."""
+
     program: Program
     device: torch.device
     integer: bool
@@ -37,6 +46,10 @@ class Env:
     input_bounds: Optional[dict]  # integer mode: op name -> (lo, hi) of its summed input
     int32: bool = False  # integer mode: every value fits int32 with headroom (exactness.int32_safe)
     float32: bool = False  # integer mode: float32 carries every value exactly (float32_safe)
+
+    @property
+    def source(self) -> str:
+        return self.program.source
 
     @property
     def vdtype(self) -> torch.dtype:
@@ -68,9 +81,9 @@ class Env:
 class Kernel:
     spiking = False
 
-    def __init__(self, op, env: Env):
+    def __init__(self, op: Op, setup: Setup):
         self.op = op
-        self.env = env
+        self.setup = setup
 
     def reset(self, batch: int) -> None:
         pass
@@ -79,53 +92,37 @@ class Kernel:
         raise NotImplementedError
 
 
-def shift_int(y: torch.Tensor, shift: int) -> torch.Tensor:
-    """Multiply by 2**shift; floor for negative shifts (arithmetic right shift). On an integer
-    value carried in float32 (`Env.float32`) scaling by a power of two is exact."""
-    if y.is_floating_point():
-        if shift > 0:
-            return y * float(2 ** shift)
-        if shift < 0:
-            return torch.floor(y * 2.0 ** shift)
-        return y
-    if shift > 0:
-        return y << shift
-    if shift < 0:
-        return y >> (-shift)
-    return y
-
-
 class WeightKernel(Kernel):
     """Affine and convolution: an exact integer product in integer mode."""
 
-    def __init__(self, op, env):
-        super().__init__(op, env)
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
         self.shift = int(op.shift)
-        if env.integer:
-            lo, hi = env.input_bounds[op.name]
+        if setup.integer:
+            lo, hi = setup.input_bounds[op.name]
             _, _, self.acc_bound = weight_intervals(op, lo, hi)
-            self.cdtype = matmul_dtype(self.acc_bound, env.device, op.name, env.program.source)
-            self.w = env.weight(op, "w", self.cdtype)
-            self.bias = None if op.bias is None else env.tensor(op.bias)
+            self.cdtype = matmul_dtype(self.acc_bound, setup.device, op.name, setup.source)
+            self.w = setup.weight(op, "w", self.cdtype)
+            self.bias = None if op.bias is None else setup.tensor(op.bias)
         else:
-            self.w = env.weight(op, "w", env.fdtype)
-            self.bias = None if op.bias is None else env.tensor(op.bias)
+            self.w = setup.weight(op, "w", setup.fdtype)
+            self.bias = None if op.bias is None else setup.tensor(op.bias)
 
     @property
     def w_int(self):
-        return self.env.weight(self.op, "w", torch.int64)
+        return self.setup.weight(self.op, "w", torch.int64)
 
     def product(self, x, w) -> torch.Tensor:
         raise NotImplementedError
 
     def exact(self, x: torch.Tensor, part: str = "w") -> torch.Tensor:
         """The product with op.weight ("w") or its positive/negative part, exact, as integers."""
-        w = self.w if part == "w" else self.env.weight(self.op, part, self.cdtype)
-        return self.product(x.to(self.cdtype), w).to(self.env.vdtype)
+        w = self.w if part == "w" else self.setup.weight(self.op, part, self.cdtype)
+        return self.product(x.to(self.cdtype), w).to(self.setup.vdtype)
 
     def step(self, x, t):
         x = x.reshape(x.shape[0], *self.op.in_shape)
-        if not self.env.integer:
+        if not self.setup.integer:
             y = self.product(x, self.w)
             if self.bias is not None:
                 y = y + self._bias_view(self.bias)
@@ -174,15 +171,15 @@ class AffineKernel(WeightKernel):
     def _sparse(self, x2, nz, part):
         n_out = self.op.out_shape[0]
         if nz.shape[0] == 0:
-            return torch.zeros((x2.shape[0], n_out), dtype=self.env.vdtype, device=x2.device)
+            return torch.zeros((x2.shape[0], n_out), dtype=self.setup.vdtype, device=x2.device)
         b, j = nz[:, 0], nz[:, 1]
         per_sample = torch.bincount(b, minlength=x2.shape[0])
         offsets = torch.cumsum(per_sample, 0) - per_sample
-        table = self.env.weight(self.op, part + "T", self.cdtype)
-        lo, hi = self.env.input_bounds[self.op.name]
+        table = self.setup.weight(self.op, part + "T", self.cdtype)
+        lo, hi = self.setup.input_bounds[self.op.name]
         counts = None if 0 <= lo and hi <= 1 else x2[b, j].to(self.cdtype)  # 0/1: no weights
         y = F.embedding_bag(j, table, offsets, mode="sum", per_sample_weights=counts)
-        return y.to(self.env.vdtype)
+        return y.to(self.setup.vdtype)
 
     def contributions(self, x, b, k):
         x = x.reshape(x.shape[0], -1)
@@ -190,11 +187,11 @@ class AffineKernel(WeightKernel):
 
 
 class ConvKernel(WeightKernel):
-    def __init__(self, op, env):
-        super().__init__(op, env)
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
         self.nd = len(op.stride)
         if self.nd not in (1, 2):
-            raise Unsupported(f"{self.nd}-D convolution", file=env.program.source, node=op.name,
+            raise Unsupported(f"{self.nd}-D convolution", file=setup.source, node=op.name,
                               field="weight")
         self.fn = F.conv1d if self.nd == 1 else F.conv2d
 
@@ -223,13 +220,13 @@ class ConvKernel(WeightKernel):
 
 class InputKernel(Kernel):
     def step(self, x, t):
-        return self.data[t].to(self.env.vdtype)
+        return self.data[t].to(self.setup.vdtype)
 
     def bind(self, data: torch.Tensor) -> None:
         self.data = data
 
 
-class ReshapeKernel(Kernel):
+class PassKernel(Kernel):
     """Flatten, Output and pass-through nodes."""
 
     def step(self, x, t):
@@ -237,13 +234,13 @@ class ReshapeKernel(Kernel):
 
 
 class ScaleKernel(Kernel):
-    def __init__(self, op, env):
-        super().__init__(op, env)
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
         scale = np.broadcast_to(np.asarray(op.scale, dtype=np.float64), op.in_shape)
-        if env.integer and not np.all(scale == np.rint(scale)):
-            raise Unsupported("integer mode needs an integer Scale", file=env.program.source,
+        if setup.integer and not np.all(scale == np.rint(scale)):
+            raise Unsupported("integer mode needs an integer Scale", file=setup.source,
                               node=op.name, field="scale")
-        self.scale = env.tensor(scale)
+        self.scale = setup.tensor(scale)
 
     def step(self, x, t):
         return x.reshape(x.shape[0], *self.op.in_shape) * self.scale
@@ -253,15 +250,15 @@ class PoolKernel(Kernel):
     """Sum pooling as a sum of shifted slices (exact for integers on every device); average pooling
     (float mode only) divides by the kernel size, padding counting as zeros."""
 
-    def __init__(self, op, env):
-        super().__init__(op, env)
-        if env.integer and op.mode == "avg":
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
+        if setup.integer and op.mode == "avg":
             raise Unsupported("average pooling has no integer form: write it as SumPool2d and "
-                              "fold 1/k^2 into the next weights", file=env.program.source,
+                              "fold 1/k^2 into the next weights", file=setup.source,
                               node=op.name, field="type")
         # integers carried in float32: torch's pooling kernel with divisor 1 is the window sum,
         # every partial sum an integer below 2**24 (exact); one pass instead of k*k slices
-        self.native = (env.integer and env.vdtype.is_floating_point and _native_pool_ok(op))
+        self.native = (setup.integer and setup.vdtype.is_floating_point and _native_pool_ok(op))
 
     def step(self, x, t):
         o = self.op
@@ -294,15 +291,15 @@ def _native_pool_ok(op) -> bool:
 class DelayKernel(Kernel):
     """y_t = x_{t - steps} per element, from a ring buffer of the last max(steps)+1 inputs."""
 
-    def __init__(self, op, env):
-        super().__init__(op, env)
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
         steps = np.broadcast_to(np.asarray(op.steps, dtype=np.int64), op.in_shape)
         self.length = int(steps.max(initial=0)) + 1
-        self.steps = env.tensor(steps, torch.int64)
+        self.steps = setup.tensor(steps, torch.int64)
 
     def reset(self, batch):
-        self.ring = torch.zeros((self.length, batch, *self.op.in_shape), dtype=self.env.vdtype,
-                                device=self.env.device)
+        self.ring = torch.zeros((self.length, batch, *self.op.in_shape), dtype=self.setup.vdtype,
+                                device=self.setup.device)
 
     def step(self, x, t):
         x = x.reshape(x.shape[0], *self.op.in_shape)
@@ -317,26 +314,77 @@ class DelayKernel(Kernel):
 class ThresholdKernel(Kernel):
     spiking = True
 
-    def __init__(self, op, env):
-        super().__init__(op, env)
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
         th = np.broadcast_to(np.asarray(op.threshold, dtype=np.float64), op.in_shape)
-        self.threshold = env.tensor(th, torch.float64 if env.integer else env.fdtype)
+        self.threshold = setup.tensor(th, torch.float64 if setup.integer else setup.fdtype)
 
     def step(self, x, t):
         x = x.reshape(x.shape[0], *self.op.in_shape)
-        xs = x.to(torch.float64) if self.env.integer else x
+        xs = x.to(torch.float64) if self.setup.integer else x
         s = xs > self.threshold if self.op.compare == ">" else xs >= self.threshold
-        return s.to(self.env.vdtype)
+        return s.to(self.setup.vdtype)
+
+
+class NeuronKernel(Kernel):
+    """A neuron population: its `State`, stepped with the summed input (or, for an "ordered"
+    BitShiftLIF, with each edge's events in order: `step_events`)."""
+
+    def __init__(self, op: NeuronOp, setup: Setup):
+        super().__init__(op, setup)
+        self.state = make_state(op, setup)
+        self.spiking = bool(self.state.spiking)
+        self.ordered = bool(getattr(self.state, "ordered", False))
+        self.input_event_cap = op.neuron.input_event_cap if self.ordered else UNLIMITED
+
+    def reset(self, batch):
+        self.state.reset(batch)
+
+    def step(self, x, t):
+        return self.state.step(x)
+
+    def step_events(self, events, t):
+        return self.state.step_events(events)
 
 
 KERNELS: dict[type, type] = {
     InputOp: InputKernel,
-    OutputOp: ReshapeKernel,
-    FlattenOp: ReshapeKernel,
+    OutputOp: PassKernel,
+    FlattenOp: PassKernel,
     AffineOp: AffineKernel,
     ConvOp: ConvKernel,
     PoolOp: PoolKernel,
     ScaleOp: ScaleKernel,
     DelayOp: DelayKernel,
     ThresholdOp: ThresholdKernel,
+    NeuronOp: NeuronKernel,
 }
+
+STATES: dict[type, type] = {
+    NeuronFloat: FloatState,
+    SpeckIAF: SpeckState,
+    BitShiftLIF: BitShiftState,
+    LoihiCubaLIF: LoihiState,
+    Float32LIF: Float32State,
+}
+
+
+def make_kernel(op: Op, setup: Setup) -> Kernel:
+    kernel_class = KERNELS.get(type(op))
+    if kernel_class is None:
+        raise Unsupported(f"op {type(op).__name__} is not supported by the torch backend",
+                          file=setup.source, node=op.name, field="type")
+    return kernel_class(op, setup)
+
+
+def make_state(op: NeuronOp, setup: Setup):
+    """The per-run `State` of a neuron op's population (one per record type, `STATES`)."""
+    rec = op.neuron
+    state_class = STATES.get(type(rec))
+    if state_class is None:
+        raise Unsupported(f"neuron record {type(rec).__name__} is not supported",
+                          file=setup.source, node=op.name, field="neuron")
+    if setup.integer == isinstance(rec, NeuronFloat):
+        raise Unsupported(f"{type(rec).__name__} in a {setup.program.mode} program",
+                          file=setup.source, node=op.name, field="neuron")
+    return state_class(op, setup)

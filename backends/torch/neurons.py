@@ -1,69 +1,73 @@
-"""Neuron kernels: one per record of `nirconv.equations.neurons`, registered in `NEURONS`.
+"""Neuron states: the mutable per-run `State` of one population, one class per record of
+`nirconv.equations.neurons` (registered in `kernels.STATES`, built by `kernels.make_state`).
 
 Each implements its record's docstring on batched tensors ``(B, *shape)``: float mode in the run's
-float dtype, integer families in the run's integer type (int32 where the value bounds allow, else
-int64; Loihi's products in int64; Float32LIF in float32, operation by operation, in the
-written order). ``step(x, t)`` takes the summed input; an ``ordered`` BitShiftLIF instead takes its
-inputs one edge at a time (`step_events`).
+float dtype, integer families in the run's carrier (float32 / int32 / int64 as the value bounds
+allow; Loihi's products in int64; Float32LIF in float32, operation by operation, in the written
+order). ``reset(batch)`` starts a run; ``step(x)`` takes the summed input; an ``ordered``
+BitShiftLIF instead takes its inputs one edge at a time (`step_events`).
+See docs/equations/torch_exactness.md.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from nirconv.backends.torch.kernels import (PAIR_CHUNK_ELEMENTS, Env, Kernel, WeightKernel,
-                                           shift_int)
-from nirconv.backends.torch.ordered import ordered_sum
 from nirconv.equations.limits import is_unlimited
-from nirconv.equations.neurons import (BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat,
-                                       SpeckIAF)
-from nirconv.equations.program import NeuronOp
 from nirconv.errors import Unsupported
 
-
-def at_least(v: torch.Tensor, th: torch.Tensor) -> torch.Tensor:
-    """``[v >= th]`` as 0/1 in ``v``'s type, written straight into a fresh tensor of that type
-    (several times faster on the CPU than a bool tensor converted afterwards)."""
-    return torch.ge(v, th, out=torch.empty(v.shape, dtype=v.dtype, device=v.device))
+from .integers import at_least, shift_int
+from .ordered import PAIR_CHUNK_ELEMENTS, ordered_sum
 
 
-class NeuronKernel(Kernel):
-    def __init__(self, op: NeuronOp, env: Env):
-        super().__init__(op, env)
-        self.n = op.neuron
+class State:
+    """Parameters (device tensors, built once per run) and the state of a neuron population."""
+
+    spiking = False
+
+    def __init__(self, op, setup):
+        self.op = op
+        self.setup = setup
+        self.rec = op.neuron
         self.shape = tuple(op.out_shape)
 
     def p(self, value, dtype=None) -> torch.Tensor:
         """A parameter broadcast to the neuron's shape, on the device."""
         arr = np.broadcast_to(np.asarray(value), self.shape)
-        return self.env.tensor(arr, dtype)
+        return self.setup.tensor(arr, dtype)
 
     def zeros(self, batch, dtype=None):
-        return torch.zeros((batch, *self.shape), dtype=dtype or self.env.vdtype,
-                           device=self.env.device)
+        return torch.zeros((batch, *self.shape), dtype=dtype or self.setup.vdtype,
+                           device=self.setup.device)
 
     def unsupported(self, msg, field):
-        return Unsupported(msg, file=self.env.program.source, node=self.op.name, field=field)
+        return Unsupported(msg, file=self.setup.source, node=self.op.name, field=field)
+
+    def reset(self, batch: int) -> None:
+        raise NotImplementedError
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
 
-class FloatNeuron(NeuronKernel):
+class FloatState(State):
     """NeuronFloat (float mode), every switch: synapse, current_delay, reset_after_decay, reset,
     compare, max_spikes (multi-spike counts), v_min, non-spiking readouts."""
 
-    def __init__(self, op, env):
-        super().__init__(op, env)
-        n = self.n
-        self.spiking = n.spiking
-        self.alpha, self.beta, self.bias = self.p(n.alpha_mem), self.p(n.beta_mem), self.p(n.bias)
-        self.v_init, self.v_reset = self.p(n.v_init), self.p(n.v_reset)
-        self.th = self.p(n.v_threshold) if n.spiking else None
-        self.synapse = n.alpha_syn is not None
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
+        rec = self.rec
+        self.spiking = rec.spiking
+        self.alpha, self.beta = self.p(rec.alpha_mem), self.p(rec.beta_mem)
+        self.bias = self.p(rec.bias)
+        self.v_init, self.v_reset = self.p(rec.v_init), self.p(rec.v_reset)
+        self.th = self.p(rec.v_threshold) if rec.spiking else None
+        self.synapse = rec.alpha_syn is not None
         if self.synapse:
-            self.alpha_syn = self.p(n.alpha_syn)
-            self.beta_syn = self.p(n.beta_syn if n.beta_syn is not None else 1.0)
-        self.max_spikes = getattr(n, "max_spikes", 1)
-        v_min = getattr(n, "v_min", None)
-        self.v_min = None if v_min is None else self.p(v_min)
+            self.alpha_syn = self.p(rec.alpha_syn)
+            self.beta_syn = self.p(rec.beta_syn if rec.beta_syn is not None else 1.0)
+        self.max_spikes = rec.max_spikes
+        self.v_min = None if rec.v_min is None else self.p(rec.v_min)
 
     def reset(self, batch):
         self.v = self.v_init.expand(batch, *self.shape).clone()
@@ -72,7 +76,7 @@ class FloatNeuron(NeuronKernel):
 
     def count(self, v):
         """0 below threshold, else min(max(1, floor(v / v_threshold)), max_spikes)."""
-        fires = (v >= self.th) if self.n.compare == ">=" else (v > self.th)
+        fires = (v >= self.th) if self.rec.compare == ">=" else (v > self.th)
         if self.max_spikes == 1:
             return fires.to(v.dtype)
         n = torch.clamp(torch.floor(v / self.th), min=1)
@@ -80,30 +84,30 @@ class FloatNeuron(NeuronKernel):
             n = torch.clamp(n, max=float(self.max_spikes))
         return torch.where(fires, n, torch.zeros_like(v))
 
-    def step(self, x, t):
-        n = self.n
+    def step(self, x):
+        rec = self.rec
         x = x.reshape(x.shape[0], *self.shape)
         if self.synapse:
             i_new = self.alpha_syn * self.i + self.beta_syn * x
-            u = self.i if n.current_delay else i_new
+            u = self.i if rec.current_delay else i_new
             self.i = i_new
         else:
             u = x
         v_prev = self.v
-        delayed = self.spiking and not n.reset_after_decay
-        if delayed and n.reset == "zero":  # snnTorch's _base_zero: v_prev -> v_reset, then decay
+        delayed = self.spiking and not rec.reset_after_decay
+        if delayed and rec.reset == "zero":  # snnTorch's _base_zero: v_prev -> v_reset, then decay
             v_prev = torch.where(self.s > 0, self.v_reset, v_prev)
         v = self.alpha * v_prev + self.beta * u + self.bias
         if not self.spiking:
             self.v = self.floor(v)
             return self.v
         if delayed:  # snnTorch: the previous step's reset, undecayed, then the test
-            if n.reset == "subtract":
+            if rec.reset == "subtract":
                 v = v - self.th * self.s
             s = self.count(v)
         else:
             s = self.count(v)
-            v = v - self.th * s if n.reset == "subtract" else torch.where(s > 0, self.v_reset, v)
+            v = v - self.th * s if rec.reset == "subtract" else torch.where(s > 0, self.v_reset, v)
         self.v = self.floor(v)
         self.s = s
         return s
@@ -112,36 +116,36 @@ class FloatNeuron(NeuronKernel):
         return v if self.v_min is None else torch.maximum(v, self.v_min)
 
 
-class SpeckKernel(NeuronKernel):
+class SpeckState(State):
     spiking = True
 
-    def __init__(self, op, env):
-        super().__init__(op, env)
-        n = self.n
-        self.th, self.bias, self.v_init = self.p(n.threshold), self.p(n.bias), self.p(n.v_init)
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
+        rec = self.rec
+        self.th, self.bias, self.v_init = self.p(rec.threshold), self.p(rec.bias), self.p(rec.v_init)
         if bool((self.th <= 0).any()):
             raise self.unsupported("Speck thresholds must be positive", "threshold")
-        self.binary = n.reset == "zero" or n.max_spikes == 1
+        self.binary = rec.reset == "zero" or rec.max_spikes == 1
         # floor(v / th) in a float type with a p-bit significand is the integer floor division
         # when |v| < 2**p (see docs/equations/torch_exactness.md): float32 / float64
-        reach = max(abs(int(n.v_min)), abs(int(n.v_max)))
+        reach = max(abs(int(rec.v_min)), abs(int(rec.v_max)))
         self.div_dtype = torch.float32 if reach < (1 << 24) else torch.float64
         self.float_div = reach < (1 << 53)
         self.th_float = self.th.to(self.div_dtype)
-        self.has_bias = bool(np.any(np.asarray(n.bias) != 0))
+        self.has_bias = bool(np.any(np.asarray(rec.bias) != 0))
 
     def reset(self, batch):
         self.v = self.v_init.expand(batch, *self.shape).clone()  # owned: updated in place
         self.buf = torch.empty_like(self.v)
 
-    def step(self, x, t):
-        n = self.n
+    def step(self, x):
+        rec = self.rec
         x = x.reshape(x.shape[0], *self.shape)
         v = self.v  # never handed out (the output is the count): updated in place
         v.add_(x)
         if self.has_bias:
             v.add_(self.bias)
-        v.clamp_(n.v_min, n.v_max)
+        v.clamp_(rec.v_min, rec.v_max)
         if self.binary:
             count = at_least(v, self.th)
         else:  # v >= th: floor(v / th) >= 1; below: <= 0, clamped to 0 (th > 0)
@@ -149,43 +153,42 @@ class SpeckKernel(NeuronKernel):
                 count = torch.div(v.to(self.div_dtype), self.th_float).floor_().to(v.dtype)
             else:
                 count = torch.div(v, self.th, rounding_mode="floor")
-            count.clamp_(0, None if is_unlimited(n.max_spikes) else int(n.max_spikes))
-        if n.reset == "subtract":
+            count.clamp_(0, None if is_unlimited(rec.max_spikes) else int(rec.max_spikes))
+        if rec.reset == "subtract":
             v.sub_(torch.mul(count, self.th, out=self.buf))
         else:
             v.mul_(1 - count)
         return count
 
 
-class BitShiftKernel(NeuronKernel):
+class BitShiftState(State):
     """BitShiftLIF (Xylo, generic): saturating state of ``state_bits`` bits, bit-shift decay."""
 
-    MAX_INPUT_EVENTS = 15  # ordered (Xylo): events per input channel per step (xylosim)
-
-    def __init__(self, op, env):
-        super().__init__(op, env)
-        n = self.n
-        self.lo, self.hi = -(1 << (n.state_bits - 1)), (1 << (n.state_bits - 1)) - 1
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
+        rec = self.rec
+        self.lo, self.hi = -(1 << (rec.state_bits - 1)), (1 << (rec.state_bits - 1)) - 1
         # a count never exceeds what the state range holds: that stands for UNLIMITED here
-        self.cap = (self.hi - self.lo + 1) if is_unlimited(n.max_spikes) else int(n.max_spikes)
-        self.spiking = n.threshold is not None
-        self.th = self.p(n.threshold) if self.spiking else None
-        self.bias, self.v_init = self.p(n.bias), self.p(n.v_init)
-        self.dash_mem = None if n.dash_mem is None else self._dash(n.dash_mem)
-        self.dash_syn = None if n.dash_syn is None else self._dash(n.dash_syn)
-        self.ordered = n.accumulate == "ordered"
-        self.has_bias = bool(np.any(np.asarray(n.bias) != 0))
+        self.cap = ((self.hi - self.lo + 1) if is_unlimited(rec.max_spikes)
+                    else int(rec.max_spikes))
+        self.spiking = rec.threshold is not None
+        self.th = self.p(rec.threshold) if self.spiking else None
+        self.bias, self.v_init = self.p(rec.bias), self.p(rec.v_init)
+        self.dash_mem = None if rec.dash_mem is None else self._dash(rec.dash_mem)
+        self.dash_syn = None if rec.dash_syn is None else self._dash(rec.dash_syn)
+        self.ordered = rec.accumulate == "ordered"
+        self.has_bias = bool(np.any(np.asarray(rec.bias) != 0))
         if self.spiking:
             self.positive = bool((self.th > 0).all())
             # floor(v / th) in float32 (float64) is the integer floor division when
             # |v| < 2**24 (2**53): the state is below 2**(state_bits - 1)
-            self.div_dtype = torch.float32 if n.state_bits <= 25 else torch.float64
-            self.float_div = n.state_bits <= 54
+            self.div_dtype = torch.float32 if rec.state_bits <= 25 else torch.float64
+            self.float_div = rec.state_bits <= 54
             self.th_float = self.th.to(self.div_dtype)
 
     def _dash(self, dash):
         """The shift amount, or on a float32 carrier the factor 2**-dash (exact)."""
-        if self.env.vdtype.is_floating_point:
+        if self.setup.vdtype.is_floating_point:
             return self.p(np.ldexp(1.0, -np.asarray(dash, dtype=np.int64)))
         return self.p(dash)
 
@@ -206,11 +209,11 @@ class BitShiftKernel(NeuronKernel):
         self.isyn = self.zeros(batch)
         self.buf = torch.empty_like(self.v)
 
-    def step(self, x, t):
+    def step(self, x):
         x = x.reshape(x.shape[0], *self.shape)
         return self.finish(self.sat(self.isyn + x if self.dash_syn is not None else x))
 
-    def step_events(self, events, t):
+    def step_events(self, events):
         """``events``: per input edge in order, ("weight", kernel, its input) or ("direct", x)."""
         isyn = self.isyn if self.dash_syn is not None else torch.zeros_like(self.isyn)
         for kind, *payload in events:
@@ -220,7 +223,7 @@ class BitShiftKernel(NeuronKernel):
                 isyn = self.sat(isyn + payload[0].reshape(isyn.shape))
         return self.finish(isyn)
 
-    def accumulate_weight_op(self, isyn, kernel: WeightKernel, x):
+    def accumulate_weight_op(self, isyn, kernel, x):
         if kernel.shift < 0:
             raise self.unsupported("ordered accumulation needs shift >= 0 (w_eff = w << shift)",
                                    "shift")
@@ -266,7 +269,7 @@ class BitShiftKernel(NeuronKernel):
         """`finish` of a spiking neuron, the same operations on the same integers, with the
         membrane updated in place (a spiking neuron hands out counts, never its ``v``) and
         ``leak + isyn`` formed as ``isyn - decay(v)``."""
-        n, v, buf = self.n, self.v, self.buf
+        rec, v, buf = self.rec, self.v, self.buf
         if self.dash_mem is not None:
             dv = torch.sub(isyn, self.decay_into(v, self.dash_mem, buf), out=buf)
         else:
@@ -275,8 +278,8 @@ class BitShiftKernel(NeuronKernel):
         if self.has_bias:
             dv.add_(self.bias).clamp_(self.lo, self.hi)
         v.add_(dv).clamp_(self.lo, self.hi)
-        if n.reset == "zero":
-            if n.max_spikes < 1:
+        if rec.reset == "zero":
+            if rec.max_spikes < 1:
                 return torch.zeros_like(v)
             count = at_least(v, self.th)
             v.masked_fill_(count.bool(), 0)
@@ -314,98 +317,84 @@ class BitShiftKernel(NeuronKernel):
         return torch.where(fires, count.clamp(0, max_spikes), torch.zeros_like(v))
 
 
-class LoihiKernel(NeuronKernel):
+class LoihiState(State):
     """LoihiCubaLIF as lava's PyLifModelBitAcc. State and arithmetic in int64 whatever the run's
-    integer type (``u * (4096 - (du + 1))`` reaches 2**35); outputs in the run's type."""
+    carrier (``u * (ONE - (du + 1))`` reaches 2**35); outputs in the run's type. Decays are
+    fractions of ``ONE`` (truncated toward zero by a shift of log2(ONE)), ``a_in << A_IN_SHIFT``,
+    v clipped to ±STATE_MAX, u wrapped at ±(STATE_MAX + 1) as lava does."""
 
-    MAX_V = (1 << 23) - 1
-
-    def __init__(self, op, env):
-        super().__init__(op, env)
-        n = self.n
-        self.spiking = n.vth is not None
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
+        rec = self.rec
+        self.spiking = rec.vth is not None
+        self.one_bits = rec.ONE.bit_length() - 1
+        self.a_in_factor = 1 << rec.A_IN_SHIFT
+        self.v_max = rec.STATE_MAX
         i64 = torch.int64
-        self.decay_u = self.p(4096 - (np.asarray(n.du, dtype=np.int64) + 1), i64)
-        self.decay_v = self.p(4096 - np.asarray(n.dv, dtype=np.int64), i64)
-        mant = np.broadcast_to(np.asarray(n.bias_mant, dtype=np.int64), self.shape)
-        exp = np.broadcast_to(np.asarray(n.bias_exp, dtype=np.int64), self.shape)
+        self.decay_u = self.p(rec.ONE - (np.asarray(rec.du, dtype=np.int64) + 1), i64)
+        self.decay_v = self.p(rec.ONE - np.asarray(rec.dv, dtype=np.int64), i64)
+        mant = np.broadcast_to(np.asarray(rec.bias_mant, dtype=np.int64), self.shape)
+        exp = np.broadcast_to(np.asarray(rec.bias_exp, dtype=np.int64), self.shape)
         bias = np.where(exp >= 0, np.left_shift(mant, np.maximum(exp, 0)),
                         np.right_shift(mant, np.maximum(-exp, 0)))
         self.bias = self.p(bias, i64)
-        self.vth = self.p(np.asarray(n.vth, dtype=np.int64) << 6, i64) if self.spiking else None
+        self.vth = (self.p(np.asarray(rec.vth, dtype=np.int64) << rec.A_IN_SHIFT, i64)
+                    if self.spiking else None)
 
     def reset(self, batch):
         self.u = self.zeros(batch, torch.int64)
         self.v = self.zeros(batch, torch.int64)
 
-    @staticmethod
-    def trunc12(x):
-        return torch.sign(x) * (torch.abs(x) >> 12)
+    def trunc(self, x):
+        """sign(x) * (|x| >> log2(ONE)): truncation toward zero."""
+        return torch.sign(x) * (torch.abs(x) >> self.one_bits)
 
-    @staticmethod
-    def wrap24(x):
-        x = torch.where(x > (1 << 23), x - (1 << 24), x)
-        return torch.where(x <= -(1 << 23), x + (1 << 24), x)
+    def wrap(self, x):
+        """Lava's wrap of u: above STATE_MAX + 1 subtract 2 (STATE_MAX + 1), at or below
+        -(STATE_MAX + 1) add it (`nirconv.equations.neurons.wrap_loihi24`)."""
+        half = self.v_max + 1
+        x = torch.where(x > half, x - 2 * half, x)
+        return torch.where(x <= -half, x + 2 * half, x)
 
-    def step(self, x, t):
+    def step(self, x):
         a_in = x.reshape(x.shape[0], *self.shape).to(torch.int64)
-        u = self.wrap24(self.trunc12(self.u * self.decay_u) + a_in * 64)
-        v = self.trunc12(self.v * self.decay_v)
-        v = torch.clamp(v + u + self.bias, -self.MAX_V, self.MAX_V)
+        u = self.wrap(self.trunc(self.u * self.decay_u) + a_in * self.a_in_factor)
+        v = self.trunc(self.v * self.decay_v)
+        v = torch.clamp(v + u + self.bias, -self.v_max, self.v_max)
         self.u = u
         if not self.spiking:
             self.v = v
-            return v.to(self.env.vdtype)
+            return v.to(self.setup.vdtype)
         fires = v > self.vth
         self.v = torch.where(fires, torch.zeros_like(v), v)
-        return fires.to(self.env.vdtype)
+        return fires.to(self.setup.vdtype)
 
 
-class Float32Kernel(NeuronKernel):
+class Float32State(State):
     """Float32LIF (SpiNNaker2): float32 state, one rounding per written operation."""
 
     spiking = True
 
-    def __init__(self, op, env):
-        super().__init__(op, env)
-        n = self.n
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
+        rec = self.rec
         f32 = torch.float32
-        self.alpha, self.th = self.p(n.alpha, f32), self.p(n.threshold, f32)
-        self.i_offset, self.v_reset = self.p(n.i_offset, f32), self.p(n.v_reset, f32)
-        self.scale = torch.tensor(np.float32(n.weight_scale), dtype=f32, device=env.device)
+        self.alpha, self.th = self.p(rec.alpha, f32), self.p(rec.threshold, f32)
+        self.i_offset, self.v_reset = self.p(rec.i_offset, f32), self.p(rec.v_reset, f32)
+        self.scale = torch.tensor(np.float32(rec.weight_scale), dtype=f32, device=setup.device)
 
     def reset(self, batch):
         self.v = self.zeros(batch, torch.float32)
 
-    def step(self, x, t):
+    def step(self, x):
         a = self.scale * x.reshape(x.shape[0], *self.shape).to(torch.float32)
         v = self.alpha * self.v
         v = v + a
         v = v + self.i_offset
         fires = v >= self.th
-        if self.n.reset == "subtract":
+        if self.rec.reset == "subtract":
             v = torch.where(fires, v - self.th, v)
         else:
             v = torch.where(fires, self.v_reset, v)
         self.v = v
-        return fires.to(self.env.vdtype)
-
-
-NEURONS: dict[type, type] = {
-    NeuronFloat: FloatNeuron,
-    SpeckIAF: SpeckKernel,
-    BitShiftLIF: BitShiftKernel,
-    LoihiCubaLIF: LoihiKernel,
-    Float32LIF: Float32Kernel,
-}
-
-
-def neuron_kernel(op: NeuronOp, env: Env) -> NeuronKernel:
-    cls = NEURONS.get(type(op.neuron))
-    if cls is None:
-        raise Unsupported(f"neuron record {type(op.neuron).__name__} is not supported",
-                          file=env.program.source, node=op.name, field="neuron")
-    if env.integer == isinstance(op.neuron, NeuronFloat):
-        raise Unsupported(f"{type(op.neuron).__name__} in a {env.program.mode} program",
-                          file=env.program.source, node=op.name, field="neuron")
-    return cls(op, env)
+        return fires.to(self.setup.vdtype)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+PAIR_CHUNK_ELEMENTS = 1 << 22  # exact path: contributions materialised per chunk
+
 
 def compose_clamps(a: torch.Tensor, lo: int, hi: int):
     """Compose ``clip(s + a[..., j], lo, hi)`` over j (last axis) -> (A, L, H), each (...,)."""

@@ -3,7 +3,8 @@
 Every op's output is kept in a ring buffer as long as its longest outgoing edge delay needs it
 (``Edge.delay = d`` reads step ``t - d``; zeros before the start), so recurrent edges and edge
 delays cost one indexed read. Weight ops that feed an ``ordered`` BitShiftLIF also keep their
-*input* history: that neuron receives their events one by one (`neurons.BitShiftKernel`).
+*input* history: that neuron receives their events one by one (`neurons.BitShiftState`).
+See docs/equations/torch_exactness.md.
 """
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from nirconv.backends.torch.exactness import (exact_numerics, float32_safe, input_bound,
-                                              int32_safe, value_bounds)
-from nirconv.backends.torch.kernels import KERNELS, Env, InputKernel, Kernel, WeightKernel
-from nirconv.backends.torch.neurons import BitShiftKernel, neuron_kernel
-from nirconv.backends.torch.synops import SynopCounter
-from nirconv.equations.program import FlattenOp, InputOp, NeuronOp, Program
+from nirconv.equations.limits import is_unlimited
+from nirconv.equations.program import FlattenOp, InputOp, Program
 from nirconv.equations.result import SimResult
 from nirconv.errors import BadInput, Unsupported
+
+from .exactness import exact_numerics, float32_safe, input_bound, int32_safe, value_bounds
+from .kernels import InputKernel, Kernel, NeuronKernel, Setup, WeightKernel, make_kernel
+from .synops import SynopCounter
 
 FLOAT_DTYPES = {"float32": torch.float32, "float64": torch.float64, "double": torch.float64,
                 "float": torch.float32}
@@ -56,22 +57,13 @@ def resolve_dtype(dtype) -> torch.dtype:
 class Plan:
     """The compiled program: kernels, ring buffer lengths, the ordered neurons' event sources."""
 
-    def __init__(self, program: Program, env: Env):
+    def __init__(self, program: Program, setup: Setup):
         self.program = program
-        self.env = env
-        self.kernels: dict[str, Kernel] = {}
-        for op in program.ops:
-            if isinstance(op, NeuronOp):
-                self.kernels[op.name] = neuron_kernel(op, env)
-            else:
-                cls = KERNELS.get(type(op))
-                if cls is None:
-                    raise Unsupported(f"op {type(op).__name__} is not supported by the torch "
-                                      "backend", file=program.source, node=op.name, field="type")
-                self.kernels[op.name] = cls(op, env)
+        self.setup = setup
+        self.kernels: dict[str, Kernel] = {op.name: make_kernel(op, setup) for op in program.ops}
         self.ordered = {name for name, k in self.kernels.items()
-                        if isinstance(k, BitShiftKernel) and k.ordered}
-        # Xylo: an input channel delivers at most MAX_INPUT_EVENTS events per step
+                        if isinstance(k, NeuronKernel) and k.ordered}
+        # an input channel delivers at most the ordered neuron's input_event_cap events per step
         self.input_channel = {op.name: _reads_input(program, op) for op in program.ops}
         self.out_len = {op.name: 1 for op in program.ops}
         self.in_len: dict[str, int] = {}
@@ -115,7 +107,7 @@ def run(program: Program, x, record: Iterable[str] = (), device="cpu", dtype=Non
     dev = resolve_device(device)
     integer = program.mode == "int"
     fdtype = resolve_dtype(None if integer else dtype)
-    x = _check_input(program, x, integer)
+    x = _check_input(program, x)
     record = tuple(record or ())
     names = {op.name for op in program.ops}
     unknown = [r for r in record if r not in names]
@@ -127,10 +119,10 @@ def run(program: Program, x, record: Iterable[str] = (), device="cpu", dtype=Non
         if integer:
             bounds = value_bounds(program, float(x.min(initial=0)), float(x.max(initial=0)))
             ins = {op.name: input_bound(program, bounds, op) for op in program.ops}
-        env = Env(program, dev, integer, fdtype, bounds, ins,
-                  int32=integer and int32_safe(program, bounds),
-                  float32=integer and float32_safe(program, bounds))
-        plan = Plan(program, env)
+        setup = Setup(program, dev, integer, fdtype, bounds, ins,
+                      int32=integer and int32_safe(program, bounds),
+                      float32=integer and float32_safe(program, bounds))
+        plan = Plan(program, setup)
         outputs, recorded, spikes, synops = _loop(plan, x, record, progress)
     out_np = {k: _numpy(v, integer) for k, v in outputs.items()}
     rec_np = {k: _numpy(v, integer) for k, v in recorded.items()}
@@ -147,28 +139,12 @@ def _numpy(trace: torch.Tensor, integer: bool) -> np.ndarray:
     return trace.cpu().numpy()
 
 
-def _check_input(program: Program, x, integer: bool) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x)
-    shape = tuple(program.input_shape)
-    if x.ndim != len(shape) + 2 or tuple(x.shape[2:]) != shape:
-        raise BadInput(f"input of shape {x.shape} does not match (T, B, {shape})",
-                       file=program.source, field="input")
+def _check_input(program: Program, x) -> np.ndarray:
+    """The one input (`Program.check_input`): int64 in integer mode, else float64."""
     if len(program.inputs) != 1:
         raise Unsupported(f"{len(program.inputs)} Input nodes; the torch backend takes one",
                           file=program.source, field="inputs")
-    if integer:
-        if x.dtype.kind == "f":
-            if not np.all(np.isfinite(x)) or not np.all(np.mod(x, 1) == 0):
-                raise BadInput("integer mode needs integer inputs", file=program.source,
-                               field="input")
-        elif x.dtype.kind not in "iub":
-            raise BadInput(f"input dtype {x.dtype} is not numeric", field="input")
-        return x.astype(np.int64, copy=False)
-    if x.dtype.kind not in "fiub":
-        raise BadInput(f"input dtype {x.dtype} is not numeric", field="input")
-    return x.astype(np.float64, copy=False)
+    return program.check_inputs(x)[program.inputs[0]]
 
 
 class History:
@@ -176,11 +152,11 @@ class History:
     events): ``read(src, delay, t)`` is the value of step ``t - delay``, zeros before the start."""
 
     def __init__(self, plan: Plan, batch: int):
-        env, program = plan.env, plan.program
+        setup, program = plan.setup, plan.program
         self.rings = {n: [None] * length for n, length in plan.out_len.items()}
         self.in_rings = {n: [None] * length for n, length in plan.in_len.items()}
-        new = lambda shape: torch.zeros((batch, *shape), dtype=env.vdtype,  # noqa: E731
-                                        device=env.device)
+        new = lambda shape: torch.zeros((batch, *shape), dtype=setup.vdtype,  # noqa: E731
+                                        device=setup.device)
         self.zeros = {op.name: new(op.out_shape) for op in program.ops}
         self.in_zeros = {n: new(program.op(n).in_shape) for n in plan.in_len}
 
@@ -200,11 +176,11 @@ class Loop:
     """One run: every op once per step, in the program's order, for the whole batch."""
 
     def __init__(self, plan: Plan, x: np.ndarray, record):
-        env, program = plan.env, plan.program
-        self.plan, self.env, self.program = plan, env, program
+        setup, program = plan.setup, plan.program
+        self.plan, self.setup, self.program = plan, setup, program
         self.steps, self.batch = x.shape[0], x.shape[1]
         # converted to the carrier step by step (one huge converted copy costs more)
-        data = torch.as_tensor(x, device=env.device)
+        data = torch.as_tensor(x, device=setup.device)
         for k in plan.kernels.values():
             k.reset(self.batch)
             if isinstance(k, InputKernel):
@@ -215,14 +191,14 @@ class Loop:
         self.skip = {n for n in plan.in_len if n not in plan.read_directly and n not in self.keep}
         # integer results are int64 whatever carried them: converted as each step is stored
         self.trace = {n: torch.empty((self.steps, self.batch, *program.op(n).out_shape),
-                                     dtype=torch.int64 if env.integer else env.vdtype,
-                                     device=env.device) for n in self.keep}
-        self.spikes = {n: torch.zeros((), dtype=torch.float64, device=env.device)
+                                     dtype=torch.int64 if setup.integer else setup.vdtype,
+                                     device=setup.device) for n in self.keep}
+        self.spikes = {n: torch.zeros((), dtype=torch.float64, device=setup.device)
                        for n, k in plan.kernels.items() if k.spiking}
         # a step's spike total in the carrier's own type when that is exact (no float64 copy)
-        self.native_sum = {n: _native_sum_exact(env, self.batch, program.op(n))
+        self.native_sum = {n: _native_sum_exact(setup, self.batch, program.op(n))
                            for n in self.spikes}
-        self.synops = SynopCounter(program, env, self.batch)
+        self.synops = SynopCounter(program, setup, self.batch)
 
     def run(self, progress: bool):
         for t in _steps(self.steps, progress):
@@ -249,20 +225,22 @@ class Loop:
             v = self.history.read(e.src, e.delay, t).reshape(self.batch, *op.in_shape)
             x = v if x is None else x + v
         if x is None:
-            x = torch.zeros((self.batch, *op.in_shape), dtype=self.env.vdtype,
-                            device=self.env.device)
+            x = torch.zeros((self.batch, *op.in_shape), dtype=self.setup.vdtype,
+                            device=self.setup.device)
         return x
 
     def events(self, op, kernel, t: int) -> list:
         """An ordered neuron's inputs, edge by edge: ("weight", kernel, its input) or
-        ("direct", value); an input channel delivers at most MAX_INPUT_EVENTS per step."""
+        ("direct", value); an input channel delivers at most the neuron record's
+        ``input_event_cap`` events per step (UNLIMITED: no cap)."""
         events = []
         for e in op.inputs:
             src = self.plan.kernels[e.src]
             weight = isinstance(src, WeightKernel)
             value = self.history.read(e.src, e.delay, t, inputs=weight)
-            if isinstance(src.op, InputOp) or self.plan.input_channel[e.src]:
-                value = value.clamp(max=kernel.MAX_INPUT_EVENTS)
+            channel = isinstance(src.op, InputOp) or self.plan.input_channel[e.src]
+            if channel and not is_unlimited(kernel.input_event_cap):
+                value = value.clamp(max=kernel.input_event_cap)
             events.append(("weight", src, value) if weight else ("direct", value))
         return events
 
@@ -277,15 +255,15 @@ class Loop:
                 self.spikes[op.name] += y.sum(dtype=torch.float64)
 
 
-def _native_sum_exact(env: Env, batch: int, op) -> bool:
+def _native_sum_exact(setup: Setup, batch: int, op) -> bool:
     """Whether one step's sum of ``op``'s output over the batch is exact in the carrier's type:
     always for integer types (torch sums them in int64), for an integer float32 carrier when the
     largest possible sum is below 2**24."""
-    if not env.integer:
+    if not setup.integer:
         return False
-    if not env.vdtype.is_floating_point:
+    if not setup.vdtype.is_floating_point:
         return True
-    lo, hi = env.bounds[op.name]
+    lo, hi = setup.bounds[op.name]
     return batch * int(np.prod(op.out_shape)) * max(-lo, hi) < float(1 << 24)
 
 

@@ -16,27 +16,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nirconv.equations.neurons import NeuronFloat
-from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, NeuronOp,
-                                       OutputOp, PoolOp, Program, ThresholdOp)
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, OutputOp,
+                                       PoolOp, Program)
+from nirconv.equations.roles import op_is_spiking
 
 PASS_THROUGH = (FlattenOp, PoolOp, DelayOp, OutputOp)
 
 
 def _spiking_op(op, program: Program) -> bool:
-    if isinstance(op, ThresholdOp):
-        return True
-    if isinstance(op, NeuronOp):
-        n = op.neuron
-        if isinstance(n, NeuronFloat):
-            return n.spiking
-        for name in ("threshold", "vth"):
-            if hasattr(n, name):
-                return getattr(n, name) is not None
-        return True
+    """A spiking op (`op_is_spiking`), or the Input of an integer graph whose encoding streams
+    event counts ("rate", "spikes")."""
     if isinstance(op, InputOp):
         return program.mode == "int" and program.encoding.kind in ("rate", "spikes")
-    return False
+    return op_is_spiking(op)
 
 
 def carries_spikes(program: Program, name: str, seen=None) -> bool:
@@ -93,8 +85,8 @@ class SynopCounter:
     own type when it is provably exact there (an integer below 2**24 in float32; integer types
     always), so no per-step float64 copy of the input is made."""
 
-    def __init__(self, program: Program, env, batch: int):
-        self.env = env
+    def __init__(self, program: Program, setup, batch: int):
+        self.setup = setup
         self.batch = batch
         self.fan = {}
         self.counts = {}
@@ -103,17 +95,17 @@ class SynopCounter:
         for op in program.ops:
             if isinstance(op, (AffineOp, ConvOp)):
                 self.fan[op.name] = torch.as_tensor(fan_out(op), dtype=torch.float64,
-                                                    device=env.device)
+                                                    device=setup.device)
                 self.counts[op.name] = carries_spikes(program, op.name)
                 self.native[op.name] = self._native_sum_exact(op)
                 self.sums[op.name] = None
 
     def _native_sum_exact(self, op) -> bool:
-        if not self.env.integer:
+        if not self.setup.integer:
             return False
-        if not self.env.vdtype.is_floating_point:
+        if not self.setup.vdtype.is_floating_point:
             return True
-        lo, hi = self.env.input_bounds[op.name]
+        lo, hi = self.setup.input_bounds[op.name]
         return self.batch * max(-lo, hi) < float(1 << 24)
 
     def add(self, name: str, x: torch.Tensor) -> None:
@@ -132,7 +124,7 @@ class SynopCounter:
             acc += step
 
     def total(self) -> int:
-        acc = torch.zeros((), dtype=torch.float64, device=self.env.device)
+        acc = torch.zeros((), dtype=torch.float64, device=self.setup.device)
         for name, sums in self.sums.items():
             if sums is not None:
                 acc += (sums * self.fan[name]).sum()

@@ -27,6 +27,7 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 
 from .encoding import simulator_input
+from .inputs import check_inputs
 from .neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, NeuronFloat, SpeckIAF
 from .records import Deployment, InputEncoding, NeuronScales, OpInfo, WeightScales
 
@@ -168,3 +169,9 @@ class Program:
         memory of the run (``record``: the ops whose outputs it keeps) are checked, each failure
         a one-line `BadInput` (``equations/encoding.py``, docs/memory.md)."""
         return simulator_input(self, x, timesteps, record)
+
+    def check_inputs(self, x) -> dict[str, np.ndarray]:
+        """What a simulator backend receives, checked once for both backends
+        (``equations/inputs.py``): per Input op name, ``(T, B, *shape)`` in int64 (integer
+        programs) or float64; `BadInput` else. `check_input` gives a valid ``x``."""
+        return check_inputs(self, x)

@@ -79,7 +79,8 @@ def bitshift_neuron(rng, shape, ordered: bool, readout=False) -> BitShiftLIF:
                        dash_mem=dash(), dash_syn=dash(), state_bits=bits,
                        max_spikes=int(rng.integers(1, 32)) if _maybe(rng, 0.7) else 1,
                        accumulate="ordered" if ordered else "sum",
-                       reset=rng.choice(["subtract", "zero"]))
+                       reset=rng.choice(["subtract", "zero"]),
+                       input_event_cap=15 if ordered else UNLIMITED)  # Xylo: xylosim's 15
 
 
 def loihi_neuron(rng, shape, readout=False) -> LoihiCubaLIF:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from nirconv.backends.event import run
+from nirconv.equations.limits import UNLIMITED
 from nirconv.equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
 
 I = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
@@ -196,12 +197,14 @@ def test_loihi_current_decay_du(trajectory):
 
 
 def test_xylo_input_channel_delivers_at_most_15_events(make_program):
-    # 20 input events on a +100 synapse: Xylo takes 15 (1500); the generic family takes all 20
+    # 20 input events on a +100 synapse: Xylo (input_event_cap 15) takes 15 (1500); the generic
+    # family takes all 20, and so does an ordered record without a cap (the figure is the record's)
     x = np.array([[[20]]], dtype=np.int64)
-    for mode, want in (("ordered", 1500), ("sum", 2000)):
-        r = bitshift(dash_mem=None, dash_syn=None, accumulate=mode)
+    for mode, cap, want in (("ordered", 15, 1500), ("sum", UNLIMITED, 2000),
+                            ("ordered", UNLIMITED, 2000), ("ordered", 7, 700)):
+        r = bitshift(dash_mem=None, dash_syn=None, accumulate=mode, input_event_cap=cap)
         result = run(make_program(r, "int", weight=np.array([[100]])), x, record=("w",))
-        assert result.output[0, 0, 0] == want, mode
+        assert result.output[0, 0, 0] == want, (mode, cap)
         assert result.recorded["w"][0, 0, 0] == 2000  # the weight op's own output is not capped
 
 

@@ -81,10 +81,11 @@ def test_xylo_order_of_events(make_program, accumulate, expected):
 
 
 def test_xylo_caps_input_channel_events_at_15(make_program):
-    rec = bitshift(threshold=None, state_bits=16, dash_mem=None, dash_syn=None,
-                   accumulate="ordered")
-    program = make_program(rec, n_in=1, weight=[[3]], family="xylo")
-    assert run(program, np.array([[[20]]])).output[0, 0, 0] == 45  # 15 events of 3
+    for cap, want in ((15, 45), (UNLIMITED, 60), (4, 12)):  # the figure is the record's
+        rec = bitshift(threshold=None, state_bits=16, dash_mem=None, dash_syn=None,
+                       accumulate="ordered", input_event_cap=cap)
+        program = make_program(rec, n_in=1, weight=[[3]], family="xylo")
+        assert run(program, np.array([[[20]]])).output[0, 0, 0] == want, cap
 
 
 def loihi(**kw):
