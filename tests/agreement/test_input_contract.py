@@ -1,4 +1,4 @@
-"""Both backends check their input through `Program.check_input`: the same bad input is the same
+"""Both backends check their input through `Program.check_inputs`: the same bad input is the same
 one-line `BadInput` on either, and a good input of any numeric dtype gives the same result."""
 from __future__ import annotations
 
