@@ -28,7 +28,7 @@ def to_nir(snn, **options):
 
 def export(model_or_snn_or_graph, target="speck", calibration=None, force=False, **options):
     """Quantize, map and check for ``target``; the deployable ``nir.NIRGraph`` (raises DoesNotFit)."""
-    from .quantization import export as _export
+    from .deploy import export as _export
     return _export(model_or_snn_or_graph, target=_target(target),
                    calibration=_calibration(calibration), force=force,
                    **_graph_options(options))
@@ -36,7 +36,7 @@ def export(model_or_snn_or_graph, target="speck", calibration=None, force=False,
 
 def check(graph, target="xylo", **options):
     """Does ``graph`` fit ``target``? A Report with .fits, .violations, .warnings, .resources."""
-    from .quantization import check as _check
+    from .deploy import check as _check
     return _check(_args.nir_graph(graph, "graph"), target=_target(target),
                   **_graph_options(options))
 

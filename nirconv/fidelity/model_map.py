@@ -180,8 +180,9 @@ def _forward(model, x, modules):
 
 def rebuild_float_graph(dep, source: str = "<memory>"):
     """The float SNN of a deployed graph, from the float values the export keeps in its metadata
-    (`nirconv.quantization.to_float_graph`)."""
-    from ..quantization import to_float_graph
+    (its float view, ``nirconv/reading/float_view.py``, written as a float graph)."""
+    from ..reading import lower
+    from ..writing import to_nir
 
     meta = dep.metadata or {}
     missing = [name for name, node in _flat_nodes(dep)
@@ -191,4 +192,4 @@ def rebuild_float_graph(dep, source: str = "<memory>"):
                        + (f" (none on {', '.join(missing[:3])})" if missing else
                           " (it is not a quantized graph)") + "; pass snn= / --snn SNN.nir",
                        file=source, field="snn")
-    return to_float_graph(dep)
+    return to_nir(lower(dep, mode="float", source=source))

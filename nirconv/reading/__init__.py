@@ -21,7 +21,8 @@ from ..errors import BadInput, NirconvError, Unsupported
 from ..nir_io.limits import check_shape
 from .float_view import DEPLOYED, weights_view
 from .ops import BUILDERS, Ctx, neuron_shape, positive_threshold
-from .records import calibrated_timesteps, deployment, input_encoding, op_info
+from .records import (calibrated_timesteps, deployment, float_view_encoding,
+                      input_encoding, op_info)
 from .structure import flatten, order
 
 NEURON_TYPES = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
@@ -135,7 +136,8 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
     program_ops = tuple(ops[n] for n in topo)
     program = Program(ops=program_ops, inputs=tuple(flat.inputs), outputs=tuple(flat.outputs),
                       mode=mode, family=family, dt=step, source=source, metadata=meta,
-                      encoding=input_encoding(meta, source, deployed=mode == "int"),
+                      encoding=(float_view_encoding(meta, source) if quantized and mode == "float"
+                                else input_encoding(meta, source, deployed=mode == "int")),
                       deployment=deployment(meta, source) if mode == "int" else None,
                       timesteps=calibrated_timesteps(meta, source),
                       provenance={k: v for k, v in meta.items() if k in PROVENANCE_KEYS})
@@ -159,9 +161,11 @@ def _move_delays(flat, topo, back, ops):
 
 def _passthrough(name, inputs, in_shape, source):
     from ..equations.program import FlattenOp
+    from ..equations.records import OpInfo
     if in_shape is None:
         raise BadInput("no edge reaches this subgraph input", file=source, node=name, field="edges")
-    return FlattenOp(name=name, inputs=inputs, in_shape=in_shape, out_shape=in_shape)
+    return FlattenOp(name=name, inputs=inputs, in_shape=in_shape, out_shape=in_shape,
+                     info=OpInfo(nir_type="Input"))
 
 
 def _arriving_shape(name, inputs, ops, source):

@@ -16,10 +16,12 @@ import numpy as np
 
 from ..equations.records import Deployment, InputEncoding, OpInfo, TargetWarning
 from ..errors import BadInput, NirconvError
+from ..nir_io.metadata import KEYS
 
 # node metadata keys that become typed fields (the rest of a node's metadata is kept in
 # OpInfo.extra, unread by any pass, and written back as it came)
 INFO_KEYS = ("module", "pooling")
+NODE_KEYS = frozenset(k.name for k in KEYS.values() if "node" in k.level)  # nirconv's own keys
 
 
 def _number(meta: dict, key: str, source, kind=float, default=None):
@@ -67,6 +69,16 @@ def input_encoding(meta: dict, source: str = "<memory>", *, deployed: bool = Fal
         raise e.at(file=source) from None
 
 
+def float_view_encoding(meta: dict, source: str = "<memory>") -> InputEncoding:
+    """The float view of a deployed graph presents a static input as itself (current, scale 1)
+    and keeps the calibration range it was quantized with (``input_max``), so that quantizing it
+    again without calibration data gives the same numbers."""
+    try:
+        return InputEncoding(input_max=_number(meta, "input_max", source))
+    except NirconvError as e:
+        raise e.at(file=source) from None
+
+
 def deployment(meta: dict, source: str = "<memory>") -> Optional[Deployment]:
     """The Deployment of a graph quantized for a target (metadata ``arithmetic``), else None."""
     family = _text(meta, "arithmetic", source)
@@ -108,13 +120,16 @@ def _act_scale(value):
 
 def op_info(node, *, deployed: bool = False) -> OpInfo:
     """A node's OpInfo: its NIR type, torch module, the conversion's λ (``scale`` on a float
-    graph, ``float_scale`` on a deployed one) and whether a Conv1d stands for sum pooling."""
+    graph, ``float_scale`` on a deployed one) and whether a Conv1d stands for sum pooling. Of a
+    deployed graph's node, ``extra`` keeps only keys nirconv does not write itself (the deployed
+    record is read into typed fields; a new deployment writes its own)."""
     meta = dict(node.metadata or {})
     module = meta.get("module")
     scale_key = "float_scale" if deployed else "scale"
     act = _act_scale(meta[scale_key]) if scale_key in meta else None
     extra = {k: v for k, v in meta.items()
-             if k not in INFO_KEYS and not (k == scale_key and act is not None)}
+             if k not in INFO_KEYS and not (k == scale_key and act is not None)
+             and not (deployed and k in NODE_KEYS)}
     return OpInfo(nir_type=type(node).__name__,
                   module=module if isinstance(module, str) and module else None,
                   act_scale=act, pooling=meta.get("pooling") == "sum", extra=extra)

@@ -32,8 +32,12 @@ def compact(value):
 
 
 def channel_compact(value, shape) -> object:
-    """One value per channel (first axis) when constant within each channel, else as `compact`."""
-    a = np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+    """One value per channel (first axis) when constant within each channel, else as `compact`.
+    A vector of one value per channel (``(C,)`` for a ``(C, ...)`` neuron) is per channel."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 1 and len(shape) > 1 and a.size == shape[0]:
+        a = a.reshape((a.size,) + (1,) * (len(shape) - 1))
+    a = np.broadcast_to(a, shape)
     if a.ndim > 1:
         rows = a.reshape(a.shape[0], -1)
         if np.all(rows == rows[:, :1]):

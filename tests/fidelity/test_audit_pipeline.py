@@ -11,7 +11,7 @@ import pytest
 import nirconv
 from nirconv.fidelity import write_report
 from nirconv.fidelity.compare import readout_is_spiking
-from nirconv.quantization import to_float_graph
+from nirconv.fidelity.model_map import rebuild_float_graph
 from nirconv.simulation import simulate, to_program
 
 T = 12
@@ -30,7 +30,7 @@ def audited(request, digits_cnn):
     dep = nirconv.export(model, target=request.param, calibration=calibration, normalize=NORM)
     result = nirconv.audit(model, dep, x[:SAMPLES], y[:SAMPLES], timesteps=T, backend="torch",
                            progress=False)
-    float_graph = to_float_graph(dep)
+    float_graph = rebuild_float_graph(dep)
     return request.param, model, x[:SAMPLES], y[:SAMPLES], float_graph, dep, result
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import nirconv
-from nirconv.quantization import export_with_report
+from nirconv.deploy import export_with_report
 from nirconv.targets.paper import braille_rnn
 
 T = 32
