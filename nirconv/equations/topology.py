@@ -18,10 +18,14 @@ edges where the search closed it, which is where an integer program keeps its on
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 from .program import Op, Program
 from .roles import op_role, role
+
+
+_KNOWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> Topology
 
 
 def kind(op: Op) -> str:
@@ -43,6 +47,14 @@ class Topology:
 
     @classmethod
     def of(cls, program: Program) -> "Topology":
+        """The topology of ``program`` (computed once per Program object: both are frozen)."""
+        found = _KNOWN.get(program)
+        if found is None:
+            found = _KNOWN[program] = cls._build(program)
+        return found
+
+    @classmethod
+    def _build(cls, program: Program) -> "Topology":
         ops = {op.name: op for op in program.ops}
         preds = {name: tuple(e.src for e in op.inputs) for name, op in ops.items()}
         succs: dict = {name: [] for name in ops}

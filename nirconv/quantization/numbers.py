@@ -40,6 +40,12 @@ def full(value, shape, dtype=np.float64) -> np.ndarray:
     return np.broadcast_to(a, tuple(shape)).copy()
 
 
+def view(value, shape, dtype=np.float64) -> np.ndarray:
+    """``value`` in ``shape`` for reading (no copy when it already has that shape)."""
+    a = np.asarray(value, dtype=dtype)
+    return a if a.shape == tuple(shape) else np.broadcast_to(a, tuple(shape))
+
+
 def weight_range(target, w: np.ndarray) -> tuple[int, int, str]:
     """(lo, hi, sign mode) of the integer weights of matrix ``w`` on ``target``."""
     bits = target["weights.bits"]
@@ -85,10 +91,9 @@ def threshold_int(theta_v: np.ndarray, float_compare: str, chip_compare: str) ->
 
 def float_synapse_gain(r: NeuronFloat) -> np.ndarray:
     """F: the float synapse's total gain beta_syn / (1 - alpha_syn); 1 without synapse."""
-    alpha_mem = full(r.alpha_mem, r.shape)
     if r.alpha_syn is None:
-        return np.ones_like(alpha_mem)
-    alpha_syn, beta_syn = full(r.alpha_syn, r.shape), full(r.beta_syn, r.shape)
+        return np.ones(r.shape)
+    alpha_syn, beta_syn = view(r.alpha_syn, r.shape), view(r.beta_syn, r.shape)
     leak = 1.0 - alpha_syn
     return np.where(leak > 0, beta_syn / np.where(leak > 0, leak, 1.0), beta_syn)
 
@@ -130,8 +135,8 @@ def state_integers(plan, target) -> tuple:
     if plan.spiking:
         threshold = threshold_int(1.0 / plan.unit, plan.float_neuron.compare,
                                   target["neurons.compare"])
-    bias = np.clip(np.rint(plan.bias / plan.unit), -hi - 1, hi).astype(np.int64)
-    v_init = np.clip(np.rint(plan.v_init / plan.unit), -hi - 1, hi).astype(np.int64)
+    bias = np.rint(plan.bias / plan.unit).clip(-hi - 1, hi).astype(np.int64)
+    v_init = np.rint(plan.v_init / plan.unit).clip(-hi - 1, hi).astype(np.int64)
     return threshold, bias, v_init
 
 

@@ -27,48 +27,10 @@ from . import numbers as N
 from .families import family_of, note
 from .fold import fold_scales
 from .state import InputRange, NeuronPlan, NeuronUnit, Quantizing, WeightUnit
-from .structure import integer_ops
+from .structure import (consumer_neuron, fed_by_input, integer_ops, is_passthrough,
+                        readout_neurons)
 
 WEIGHT_OPS = (AffineOp, ConvOp)
-
-
-# ------------------------------------------------------------------ structure of the float program
-
-def is_passthrough(topo: Topology, weight: str) -> bool:
-    """A weight op that feeds only other weight ops (e.g. 1-D sum pooling written as a depthwise
-    Conv1d of ones): kept as is when its weights are integers; no neuron to fold into."""
-    found = topo.consumers(weight)
-    return bool(found) and all(topo.kind(c) == "weight" for c in found)
-
-
-def fed_by_input(topo: Topology, weight: str) -> bool:
-    """Whether an Input reaches ``weight`` directly or through pass-through weight ops."""
-    stack, seen = [weight], {weight}
-    while stack:
-        for p in topo.producers(stack.pop()):
-            k = topo.kind(p)
-            if k == "input":
-                return True
-            if k == "weight" and p not in seen and is_passthrough(topo, p):
-                seen.add(p)
-                stack.append(p)
-    return False
-
-
-def consumer_neuron(topo: Topology, weight: str) -> str:
-    """The one neuron op ``weight`` feeds (through structure ops only), or Unsupported."""
-    found = topo.consumers(weight)
-    neurons = [n for n in found if topo.kind(n) == "neuron"]
-    if len(found) != 1 or len(neurons) != 1:
-        raise Unsupported(f"a weight layer must feed exactly one neuron layer (through "
-                          f"pooling/flatten only); this one feeds {found}", node=weight,
-                          field="edges")
-    return neurons[0]
-
-
-def readout_neurons(topo: Topology) -> set:
-    """The neuron ops that feed an Output (through structure ops)."""
-    return {p for o in topo.of_kind("output") for p in topo.producers(o)}
 
 
 # ------------------------------------------------------------------ fold_scales
@@ -165,9 +127,9 @@ def neuron_gain(state: Quantizing, name: str) -> np.ndarray:
     """G of a neuron (see ``numbers.py``), divided by its float threshold when it spikes."""
     r = state.topology.ops[name].neuron
     c = state.family.synapse_gain(state.decays[name], r.alpha_syn is not None)
-    gain = N.full(r.beta_mem, r.shape) * N.float_synapse_gain(r) * c
+    gain = N.view(r.beta_mem, r.shape) * N.float_synapse_gain(r) * c
     if r.spiking:
-        gain = gain / N.full(r.v_threshold, r.shape)
+        gain = gain / N.view(r.v_threshold, r.shape)
     return gain
 
 
@@ -230,7 +192,7 @@ def integer_scales(state: Quantizing, r, eff: dict, cap: float) -> tuple:
     t = state.target
     g = state.family.weight_gain(t)
     kmin, kmax = t["weights.shift_min"], t["weights.shift_max"]
-    rows = {w: np.max(np.abs(N.row_view(e)), axis=1) for w, e in eff.items()}
+    rows = {w: np.abs(N.row_view(e)).max(axis=1) for w, e in eff.items()}
     wmax = {w: N.weight_max(t, e) for w, e in eff.items()}
     need = [rows[w] / (wmax[w] * g * 2.0 ** kmax) for w in eff]
     if t["weights.scale"] == "per_channel":
@@ -238,12 +200,12 @@ def integer_scales(state: Quantizing, r, eff: dict, cap: float) -> tuple:
         first = next(iter(eff.values()))
         u_neuron = np.repeat(u, int(np.prod(r.shape)) // first.shape[0]).reshape(r.shape)
     else:
-        u = max(max(float(np.max(n)) for n in need), 1.0 / cap)
+        u = max(max(float(n.max()) for n in need), 1.0 / cap)
         u_neuron = u
     units = {}
     for w, e in eff.items():
-        ratio = float(np.max(rows[w] / u)) / (wmax[w] * g)
-        k = int(np.clip(math.ceil(math.log2(ratio)) if ratio > 0 else kmin, kmin, kmax))
+        ratio = float((rows[w] / u).max()) / (wmax[w] * g)
+        k = min(max(math.ceil(math.log2(ratio)) if ratio > 0 else kmin, kmin), kmax)
         units[w] = dict(shift=k, unit_rows=N.uniform(
             np.broadcast_to(u, (e.shape[0],)) * (2.0 ** k) * g))
     return NeuronUnit(gain=None, state_unit=N.uniform(u_neuron)), units
@@ -285,10 +247,10 @@ def integer_weights(state: Quantizing, name: str) -> tuple:
     q = N.per_row(np.broadcast_to(unit.unit_rows, (e.shape[0],)), e)
     lo, hi, mode = N.weight_range(t, e)
     w_int = 2.0 * np.rint(e / (2.0 * q)) if mode == "mixed" else np.rint(e / q)
-    clipped = int(np.sum((w_int < lo) | (w_int > hi)))
+    clipped = int(((w_int < lo) | (w_int > hi)).sum())
     notes = [note(name, "weight_saturation", f"{clipped} weights clipped to [{lo}, {hi}]")] \
         if clipped else []
-    w_int = np.clip(w_int, lo, hi)
+    w_int = w_int.clip(lo, hi)
     q_rows = q.reshape(-1)
     scale_rows = q_rows / unit.gain_rows
     if unit.from_input:
@@ -378,11 +340,11 @@ def neuron_plan(state: Quantizing, name: str, is_readout: bool) -> tuple:
     t = state.target
     r = state.topology.ops[name].neuron
     shape = r.shape
-    theta = N.full(r.v_threshold, shape) if r.spiking else np.ones(shape)
+    theta = N.view(r.v_threshold, shape) if r.spiking else np.ones(shape)
     moved, notes = moved_bias(state, name)
-    bias = N.full(r.bias, shape)
+    bias = N.view(r.bias, shape)
     if moved is not None:
-        bias = bias + moved * N.full(r.beta_mem, shape) * N.float_synapse_gain(r)
+        bias = bias + moved * N.view(r.beta_mem, shape) * N.float_synapse_gain(r)
     reset = None
     if r.spiking:
         reset, reset_notes = deployed_reset(t, name, r)
@@ -393,7 +355,7 @@ def neuron_plan(state: Quantizing, name: str, is_readout: bool) -> tuple:
     max_spikes = t["neurons.max_spikes_output" if is_readout else "neurons.max_spikes_hidden"]
     return NeuronPlan(name=name, float_neuron=r, decays=state.decays[name],
                       unit=N.full(unit.state_unit, shape), theta=theta, bias=bias / theta,
-                      v_init=N.full(r.v_init, shape) / theta, reset=reset,
+                      v_init=N.view(r.v_init, shape) / theta, reset=reset,
                       max_spikes=max_spikes, weight_scale=unit.weight_scale), notes
 
 

@@ -21,7 +21,7 @@ from ..numbers import full
 from .base import Family, note
 
 WEIGHT_OPS = (AffineOp, ConvOp)
-EXACT = 2 ** 24  # float32 holds every integer below this
+EXACT = 2 ** (np.finfo(np.float32).nmant + 1)  # float32 holds every integer below 2**24
 
 
 @dataclass(frozen=True, eq=False)
