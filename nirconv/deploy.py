@@ -76,7 +76,8 @@ def _graph(obj, target, calibration, source, convert_options, dialect=None) -> t
 
 def read(obj, target, *, calibration=None, dialect="auto", dt=None, source="<memory>",
          load_dialect=None, **convert_options) -> Program:
-    """The float program of ``obj``, read once (a folded Scale op is the quantizer's job)."""
+    """The float program of ``obj`` (a graph, a .nir path, a converted SNN or a model), read once;
+    a deployed graph is read as its float view. Scale ops are folded by `fit` / `quantize`."""
     graph, source = _graph(obj, target, calibration, source, convert_options, load_dialect)
     return lower(graph, mode="float", dialect=dialect, dt=dt, source=source)
 

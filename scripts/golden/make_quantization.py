@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib.util
 import json
 import sys
@@ -44,6 +45,7 @@ GRAPH_KEYS = ("target", "arithmetic", "weight_bits", "state_bits", "warnings", "
 
 # ------------------------------------------------------------------ the graphs
 
+@functools.lru_cache(maxsize=None)
 def _strategies():
     spec = importlib.util.spec_from_file_location(
         "golden_strategies", ROOT / "tests" / "agreement" / "strategies.py")

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from nirconv.deploy import input_range, read
 from nirconv.equations.records import InputEncoding
+from nirconv.errors import Unsupported
 from nirconv.quantization import fold_scales, quantize
 from nirconv.reading import lower
 from nirconv.targets import load
@@ -132,3 +134,29 @@ def test_every_group_of_cases_is_quantized_somewhere():
     assert {"nmnist", "braille", "braille_bias", "braille_excitatory", "scaled_readout",
             "sum_pool_chain", "braille_rows"} <= quantized
     assert sum(name.startswith("random") for name in quantized) >= 20
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2 ** 31 - 1), st.sampled_from(G.RANDOM_TOPOLOGIES),
+       st.sampled_from(G.RANDOM_VARIANTS), st.sampled_from(G.TARGETS))
+def test_random_float_programs_quantize_to_what_their_file_reads_back(seed, topology, variant,
+                                                                     target):
+    """Beyond the golden cases: any random float program either is refused (Unsupported, naming
+    a node) or quantizes to an integer program that its deployed file reads back as it is."""
+    graph, shape = G.random_graph(seed, topology, variant)
+    t = load(target)
+    float_program = fold_scales(read(graph, t))
+    calibration = np.random.default_rng(seed).normal(0.3, 1.0, (4, *shape)) if seed % 2 else None
+    try:
+        int_program = quantize(float_program, t, input_range(calibration))
+    except Unsupported as e:
+        assert e.node and e.field
+        return
+    written = to_nir(int_program, float_program)
+    try:
+        again = lower(written, mode="int")
+    except Unsupported as e:  # SpiNNaker2's CubaLIF: exported with a warning, not simulated
+        assert (target, e.field) == ("spinnaker2", "type")
+        assert "no_integer_simulation" in {w.rule for w in int_program.deployment.warnings}
+        return
+    same(int_program, again, f"{seed} {topology} {variant} {target}", skip=G_SKIP)
