@@ -179,7 +179,7 @@ def export(model_or_snn_or_graph: Any, target: str | Path | Target = "speck",
             without ``calibration``.
         Unsupported: a layer, neuron model or option the target or nirconv does not handle.
     """
-    from .quantization import export as _export
+    from .deploy import export as _export
     return _export(model_or_snn_or_graph, target=_target(target),
                    calibration=_calibration(calibration), force=force, normalize=normalize,
                    percentile=percentile, scale=scale, channel_wise=channel_wise,
@@ -215,7 +215,7 @@ def check(graph: nir.NIRGraph | str | Path, target: str | Path | Target = "xylo"
         BadInput: a bad argument, file or graph (named: file, node, field).
         Unsupported: a node type, neuron model or field value nirconv does not handle.
     """
-    from .quantization import check as _check
+    from .deploy import check as _check
     return _check(_args.nir_graph(graph, "graph"), target=_target(target),
                   calibration=_calibration(calibration), dialect=_dialect(dialect), dt=_dt(dt))
 

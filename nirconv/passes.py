@@ -6,7 +6,7 @@ order; a condition that does not hold is a bug in nirconv (never a verdict on th
 bad input is refused inside a pass with `BadInput`/`Unsupported`), so it raises `PassFailed`, an
 `InternalError` (exit 3) that names the pipeline, the pass, the passes that ran before it and the
 reason. The conversion (``conversion/passes.py``) and the quantization
-(``quantization/pipeline.py``) both run on it.
+(``quantization/passes.py``) both run on it.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Generic mapper and checker over a `Target` (nirconv/targets): every violation with node, rule,
-value and limit, plus resources used/available.
+value and limit, plus resources used/available (docs/equations/targets.md).
 
-    report = check_float_graph(graph, target)        # a float (or flattened) NIR graph
+    report = check_program(program, target)        # a float or integer Program
 
 Rules shared by all targets live in `rules.py` (driven by the target's data); the assignment of
-layers to cores in `mappers.py`, one function per ``chip.mapper`` value.
+layers to cores in `mappers.py`, one function per ``chip.mapper`` value. The checker reads the
+program and the target only (layers 0 and 1: nirconv.equations, nirconv.targets).
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from .report import Report, Violation, Warning_
 from .rules import BLOCKING, RULES
 
 
-def check_float_graph(graph, target, *, dialect="auto", dt=None, source="<memory>") -> Report:
-    net = build_net(graph, dialect=dialect, dt=dt, source=source)
+def check_program(program, target) -> Report:
+    """The fit report of ``program`` (a float or integer `Program`) on ``target`` (a `Target`)."""
+    net = build_net(program)
     violations = []
     for rule in RULES:
         violations += rule(net, target)
@@ -24,4 +26,4 @@ def check_float_graph(graph, target, *, dialect="auto", dt=None, source="<memory
     return Report(target=target.name, violations=tuple(violations), resources=resources)
 
 
-__all__ = ["BLOCKING", "MAPPERS", "RULES", "Report", "Violation", "Warning_", "check_float_graph"]
+__all__ = ["BLOCKING", "MAPPERS", "RULES", "Report", "Violation", "Warning_", "check_program"]

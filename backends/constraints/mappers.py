@@ -9,7 +9,7 @@ import numpy as np
 
 from nirconv.equations.program import ConvOp
 
-from .net import Net, kind, stored_weights, synapses
+from .net import Net, stored_weights, synapses
 from .report import Violation
 
 INF = math.inf
@@ -135,7 +135,7 @@ def _destinations(net: Net, t):
         return []
     out = []
     for n in net.names("neuron"):
-        targets = [c for c in net.topo.consumers(n) if kind(net.node(c)) == "weight"]
+        targets = [c for c in net.topo.consumers(n) if net.kind(c) == "weight"]
         if len(targets) > limit:
             out.append(Violation(n, "destinations", len(targets), limit,
                                  "a core sends to at most this many cores"))
@@ -192,17 +192,17 @@ def populations(net: Net, t):
     outputs = net.outputs()
     for o in net.names("output"):
         for p in net.topo.preds[o]:
-            if kind(net.node(p)) != "neuron":
+            if net.kind(p) != "neuron":
                 violations.append(Violation(o, "graph_rule", f"{p} -> {o}", "outputs come from "
                                             "neurons", "outputs come straight from neurons"))
     for n in net.names("neuron"):
         for p in net.topo.preds[n]:
-            if kind(net.node(p)) not in ("weight",):
+            if net.kind(p) not in ("weight",):
                 violations.append(Violation(n, "graph_rule", f"{p} -> {n}", "neurons receive "
                                             "from weights", "neurons receive only from weights"))
     for i in net.names("input"):
         for s in net.topo.consumers(i):
-            if kind(net.node(s)) != "weight":
+            if net.kind(s) != "weight":
                 violations.append(Violation(i, "graph_rule", f"{i} -> {s}", "first module is a "
                                             "weight", "the first module must be a weight"))
     for n in outputs:

@@ -1,30 +1,54 @@
-"""What the checker sees of a network: the flat NIR graph, its float Program (shapes) and topology."""
+"""What the checker sees of a network: a `Program` (float or integer) and its `Topology`.
+
+Node names are the program's op names (a flattened subgraph keeps its dotted names); NIR type names
+(what a target's ``layers.supported`` and ``neurons.models`` list) are the ops' `OpInfo.nir_type`,
+or, for an op built without one, the type it is written as.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import nir
 import numpy as np
 
-from nirconv.equations.program import AffineOp, ConvOp, FlattenOp, NeuronOp, PoolOp
-from nirconv.reading import lower
-from nirconv.quantization.graph import kind, topology
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, NeuronOp,
+                                       OutputOp, PoolOp, Program, ScaleOp, ThresholdOp)
+from nirconv.equations.topology import Topology
 
 WEIGHT_OPS = (AffineOp, ConvOp)
 
 
+def type_name(op) -> str:
+    """The NIR type name of an op: the one it was read from, else the one it is written as."""
+    if op.info.nir_type:
+        return op.info.nir_type
+    if isinstance(op, ConvOp):
+        return "Conv1d" if op.weight.ndim == 3 else "Conv2d"
+    if isinstance(op, PoolOp):
+        return "SumPool2d" if op.mode == "sum" else "AvgPool2d"
+    if isinstance(op, NeuronOp):
+        return getattr(op.neuron, "model", "") or type(op.neuron).__name__
+    return _CLASS_TYPES.get(type(op), type(op).__name__)
+
+
+_CLASS_TYPES = {InputOp: "Input", OutputOp: "Output", AffineOp: "Affine", FlattenOp: "Flatten",
+                ScaleOp: "Scale", DelayOp: "Delay", ThresholdOp: "Threshold"}
+
+
 @dataclass(frozen=True)
 class Net:
-    topo: object  # nirconv.quantization.graph.Topology
-    ops: dict  # name -> Program op (float mode)
+    topo: Topology
     input_shape: tuple
     source: str
 
-    def node(self, name):
-        return self.topo.nodes[name]
+    @property
+    def ops(self) -> dict:
+        return self.topo.ops
+
+    def kind(self, name) -> str:
+        return self.topo.kind(name)
 
     def type_name(self, name) -> str:
-        return type(self.topo.nodes[name]).__name__
+        return type_name(self.topo.ops[name])
 
     def names(self, k: str) -> list:
         return self.topo.of_kind(k)
@@ -52,11 +76,9 @@ class Net:
         return None
 
 
-def build_net(graph: nir.NIRGraph, *, dialect="auto", dt=None, source="<memory>") -> Net:
-    program = lower(graph, mode="float", dialect=dialect, dt=dt, source=source)
-    ops = {o.name: o for o in program.ops}
-    return Net(topo=topology(graph, source), ops=ops, input_shape=tuple(program.input_shape),
-               source=source)
+def build_net(program: Program) -> Net:
+    return Net(topo=Topology.of(program), input_shape=tuple(program.input_shape),
+               source=program.source)
 
 
 def nnz_rows(op) -> np.ndarray:
@@ -94,13 +116,5 @@ def stored_weights(op) -> int:
     return int(np.count_nonzero(op.weight))
 
 
-def is_pool(op) -> bool:
-    return isinstance(op, PoolOp)
-
-
-def is_neuron(op) -> bool:
-    return isinstance(op, NeuronOp)
-
-
 __all__ = ["Net", "build_net", "fan_in", "fan_out_per_element", "synapses", "stored_weights",
-           "kind", "WEIGHT_OPS"]
+           "type_name", "WEIGHT_OPS"]

@@ -45,6 +45,11 @@ class Warning_:
         return {"node": self.node, "rule": self.rule, "message": self.message}
 
     @staticmethod
+    def of(warning) -> "Warning_":
+        """From a `TargetWarning` of a program's `Deployment`."""
+        return Warning_(warning.node, warning.rule, warning.message)
+
+    @staticmethod
     def parse(text: str) -> "Warning_":
         """From the ``"node: rule: message"`` strings kept in a graph's ``warnings`` metadata."""
         parts = str(text).split(": ", 2)

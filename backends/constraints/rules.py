@@ -1,5 +1,7 @@
 """Fit rules that hold for every target, driven by the target's data. Each rule is a function
-``(net, target) -> list[Violation]``, registered in `RULES`; every violation is reported."""
+``(net, target) -> list[Violation]``, registered in `RULES`; every violation is reported
+(docs/equations/targets.md). Types are the NIR type names of the ops (`net.type_name`), roles
+those of ``nirconv/equations/roles.py``."""
 from __future__ import annotations
 
 import math
@@ -7,21 +9,19 @@ import math
 import numpy as np
 
 from nirconv.equations.program import ConvOp, PoolOp
-from nirconv.quantization.graph import SYNAPSE_TYPES
+from nirconv.equations.roles import SPIKING_NEURONS, SYNAPTIC
 
-from .net import Net, fan_in, fan_out_per_element, kind
+from .net import Net, fan_in, fan_out_per_element
 from .report import Violation
 
 INF = math.inf
-_SPIKING = ("IF", "LIF", "CubaLIF")
 
 
 def layer_types(net: Net, t) -> list:
     allowed = t["layers.supported"]
     out = []
     for name in net.topo.order:
-        k = kind(net.node(name))
-        if k in ("input", "output", "neuron"):
+        if net.kind(name) in ("input", "output", "neuron"):
             continue
         tn = net.type_name(name)
         if tn not in allowed:
@@ -37,7 +37,7 @@ def neuron_models(net: Net, t) -> list:
         if tn not in t["neurons.models"]:
             out.append(Violation(name, "neuron_model", tn, t["neurons.models"],
                                  f"{t.name} runs {', '.join(t['neurons.models'])} neurons"))
-        elif tn not in _SPIKING and not t["neurons.membrane_readout"]:
+        elif tn not in SPIKING_NEURONS and not t["neurons.membrane_readout"]:
             out.append(Violation(name, "membrane_readout", tn, "spiking neurons only",
                                  f"{t.name} reads spikes; export with readout='spikes'"))
     return out
@@ -70,7 +70,7 @@ def weight_chains(net: Net, t) -> list:
     out = []
     for w in net.names("weight"):
         for c in net.topo.consumers(w):
-            if kind(net.node(c)) == "weight":
+            if net.kind(c) == "weight":
                 out.append(Violation(c, "weight_chain", f"{w} -> {c}", "a neuron layer between",
                                      "two weight layers in a row"))
     return out
@@ -151,7 +151,7 @@ def fan_limits(net: Net, t) -> list:
         for n in net.names("neuron"):
             # each source neuron's own total over all the weight ops it feeds
             vectors = [fan_out_per_element(net.ops[w]) for w in net.topo.consumers(n)
-                       if kind(net.node(w)) == "weight"]
+                       if net.kind(w) == "weight"]
             vectors = [v for v in vectors if v.size == net.size(n)]
             total = int(np.max(np.sum(vectors, axis=0))) if vectors else 0
             if total > t["weights.fan_out_max"]:
@@ -180,7 +180,7 @@ def population_sizes(net: Net, t) -> list:
         out.append(Violation("(network)", "output_neurons", readout, t["neurons.output_max"]))
     syn_limit = t["neurons.synapses_per_neuron"]
     for n in net.names("neuron"):
-        if isinstance(net.node(n), SYNAPSE_TYPES) and 1 > syn_limit:
+        if net.type_name(n) in SYNAPTIC and 1 > syn_limit:
             out.append(Violation(n, "synapses_per_neuron", 1, syn_limit))
     return out
 

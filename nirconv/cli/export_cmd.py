@@ -28,10 +28,12 @@ def _load_model(path, arch):
     return load_model(path, arch=arch)
 
 
-def _write(dep, out, fmt, nir_version, target):
+def _write(int_program, float_program, out, fmt, nir_version, target):
+    """The deployed graph (``nir``), or the chip toolchain's format from the integer program."""
     if fmt == "nir":
         from ..nir_io import save
-        save(dep, out, nir_version=nir_version)
+        from ..writing import to_nir
+        save(to_nir(int_program, float_program), out, nir_version=nir_version)
         return
     family = FORMATS[fmt]
     if target.family != family:
@@ -41,7 +43,7 @@ def _write(dep, out, fmt, nir_version, target):
         from ..vendors.xylo import write_rockpool_npz as writer
     else:
         from ..vendors.netx import write_netx as writer
-    writer(dep, out)
+    writer(int_program, out)
 
 
 @click.command(name="export")
@@ -70,7 +72,7 @@ def command(model_or_nir, target, arch, calibration, normalize, percentile, scal
             readout, timesteps, nir_version, dialect, dt, fmt, out, force, as_json):
     """Quantize MODEL_OR_NIR for TARGET, check that it fits, write OUT."""
     from ..nir_io.atomic import check_destination
-    from ..quantization import export_with_report
+    from ..deploy import export_program
     from ..targets import load
 
     check_destination(out)  # before the work: a folder, device or read-only place is exit 2
@@ -91,13 +93,14 @@ def command(model_or_nir, target, arch, calibration, normalize, percentile, scal
     if not _is_nir(src):
         options["percentile"] = percentile
     try:
-        dep, report = export_with_report(obj, target=t, calibration=cal, force=force,
-                                         dialect=dialect, dt=dt, source=str(src), **options)
+        int_program, float_program, report = export_program(
+            obj, target=t, calibration=cal, force=force, dialect=dialect, dt=dt, source=str(src),
+            **options)
     except DoesNotFit as e:
         if as_json and e.report is not None:
             echo_json(dict(e.report.to_json(), output=None, format=fmt))
         raise
-    _write(dep, out, fmt, nir_version, t)
+    _write(int_program, float_program, out, fmt, nir_version, t)
     if as_json:
         echo_json(dict(report.to_json(), output=str(out), format=fmt))
     else:

@@ -26,8 +26,8 @@ from ..errors import BadInput, NirconvError, Unsupported
 from ..nir_io.limits import check_shape
 from .float_view import DEPLOYED, weights_view
 from .ops import BUILDERS, Ctx, neuron_shape, positive_threshold
-from .records import (calibrated_timesteps, deployment, input_encoding, neuron_scales, op_info,
-                      weight_scales)
+from .records import (calibrated_timesteps, deployment, float_view_encoding, input_encoding,
+                      neuron_scales, op_info, weight_scales)
 from .structure import flatten, order
 
 __all__ = ["to_program", "float_view", "lower", "is_quantized", "graph_dt", "PROVENANCE_KEYS"]
@@ -99,7 +99,8 @@ def lower(graph: nir.NIRGraph, *, mode: str = "auto", dialect: str = "auto",
     if step is not None and not step > 0:  # a dialect's own dt
         raise BadInput(f"dt must be positive, is {step}", file=source, field="dt")
 
-    encoding = input_encoding(meta, source, deployed=mode == "int")
+    encoding = (float_view_encoding(meta, source) if quantized and mode == "float"
+                else input_encoding(meta, source, deployed=mode == "int"))
     deployed = deployment(meta, source) if mode == "int" else None
     if mode == "int":
         from .integer import GraphRecords, resolve_integer_neuron
@@ -194,9 +195,11 @@ def _move_delays(flat, topo, back, ops):
 
 def _passthrough(name, inputs, in_shape, source):
     from ..equations.program import FlattenOp
+    from ..equations.records import OpInfo
     if in_shape is None:
         raise BadInput("no edge reaches this subgraph input", file=source, node=name, field="edges")
-    return FlattenOp(name=name, inputs=inputs, in_shape=in_shape, out_shape=in_shape)
+    return FlattenOp(name=name, inputs=inputs, in_shape=in_shape, out_shape=in_shape,
+                     info=OpInfo(nir_type="Input"))
 
 
 def _arriving_shape(name, inputs, ops, source):

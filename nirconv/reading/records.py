@@ -74,6 +74,16 @@ def input_encoding(meta: dict, source: str = "<memory>", *, deployed: bool = Fal
         raise e.at(file=source) from None
 
 
+def float_view_encoding(meta: dict, source: str = "<memory>") -> InputEncoding:
+    """The float view of a deployed graph presents a static input as itself (current, scale 1)
+    and keeps the calibration range it was quantized with (``input_max``), so that quantizing it
+    again without calibration data gives the same numbers."""
+    try:
+        return InputEncoding(input_max=_number(meta, "input_max", source))
+    except NirconvError as e:
+        raise e.at(file=source) from None
+
+
 def deployment(meta: dict, source: str = "<memory>") -> Optional[Deployment]:
     """The Deployment of a graph quantized for a target (metadata ``arithmetic``), else None."""
     family = _text(meta, "arithmetic", source)

@@ -105,6 +105,8 @@ FIELDS: tuple[FieldSpec, ...] = (
               lo=2, hi=64),
     FieldSpec("state.threshold_bits", "int", False, 16, "threshold width", 1, 64),
     FieldSpec("state.bias_bits", "int", False, 16, "bias width (signed)", 2, 64),
+    FieldSpec("state.bias_exp", "int", False, 0,
+              "loihi2: the one exponent of every neuron bias (bias = mantissa << exponent)", 0, 7),
     FieldSpec("state.overflow", "choice:saturate|wrap|float", False, "saturate",
               "what the state does at its range limits"),
     FieldSpec("state.headroom_bits", "int", False, 2,

@@ -28,14 +28,12 @@ def files(tmp_path_factory):
     """model.pt2, dep.nir, and data on which the deployed SNN is strictly worse than the float."""
     import torch
 
-    from nirconv.quantization import to_float_graph
-
     model, x, y = _digits_cnn()
     tmp = tmp_path_factory.mktemp("audit_cli")
     dep = nirconv.export(model, target=TARGET, calibration=torch.from_numpy(x[:100]),
                          normalize="percentile")
     pool = nirconv.audit(model, dep, x, y, timesteps=T, progress=False)
-    f_out = nirconv.simulate(to_float_graph(dep), x, timesteps=T, mode="float").numpy()
+    f_out = nirconv.simulate(dep, x, timesteps=T, mode="float")  # its float view.numpy()
     q_out = nirconv.simulate(dep, x, timesteps=T + pool.latency_steps, mode="int").numpy()
     f_ok = f_out[T - 1].argmax(-1) == y  # membrane readout: the last step decides
     q_ok = q_out[T - 1 + pool.output_shift_steps].argmax(-1) == y

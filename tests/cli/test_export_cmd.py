@@ -8,6 +8,8 @@ import pytest
 
 import nirconv
 from nirconv.cli import main
+from nirconv.deploy import quantize_graph
+
 from ..fixtures.paper import braille_rnn, nmnist_cnn
 
 
@@ -110,7 +112,7 @@ def test_vendor_formats(files, tmp_path, target, fmt, suffix):
     assert out.exists() and out.stat().st_size > 0
     if fmt == "rockpool":
         with np.load(out, allow_pickle=False) as z:
-            dep = nirconv.quantization.quantize(nirconv.load(files / "rnn.nir"), "xylo")
+            dep = quantize_graph(nirconv.load(files / "rnn.nir"), "xylo")
             rec = np.asarray(z["weights_rec"])
             np.testing.assert_array_equal(rec.reshape(40, 40, -1)[..., 0].T
                                           if rec.ndim == 3 else rec.T,

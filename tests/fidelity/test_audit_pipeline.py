@@ -11,9 +11,9 @@ import pytest
 import nirconv
 from nirconv.fidelity import write_report
 from nirconv.fidelity.compare import readout_is_spiking
-from nirconv.quantization import to_float_graph
-from nirconv.reading import to_program
+from nirconv.reading import float_view, to_program
 from nirconv.simulation import simulate
+from nirconv.writing import to_nir
 
 T = 12
 SAMPLES = 48
@@ -31,7 +31,7 @@ def audited(request, digits_cnn):
     dep = nirconv.export(model, target=request.param, calibration=calibration, normalize=NORM)
     result = nirconv.audit(model, dep, x[:SAMPLES], y[:SAMPLES], timesteps=T, backend="torch",
                            progress=False)
-    float_graph = to_float_graph(dep)
+    float_graph = to_nir(float_view(dep))  # the float SNN the deployed graph carries
     return request.param, model, x[:SAMPLES], y[:SAMPLES], float_graph, dep, result
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import nirconv
-from nirconv.quantization import export_with_report
+from nirconv.deploy import export_with_report
+
 from ..fixtures.paper import braille_rnn
 
 T = 32

@@ -1,11 +1,12 @@
-"""Scale nodes after a weight layer are folded into it (exactly) before checking and quantizing."""
+"""Scale ops after a weight op are folded into it (exactly) before checking and quantizing."""
 from __future__ import annotations
 
 import nir
 import numpy as np
 
 import nirconv
-from nirconv.quantization.graph import fold_scales
+from nirconv.quantization import fold_scales
+from nirconv.reading import lower
 
 
 def _graph(scale):
@@ -23,9 +24,11 @@ def _graph(scale):
 
 def test_fold_is_exact_and_removes_the_node():
     g = _graph([0.5, 2.0, 1.5, 0.25])
-    folded = fold_scales(g)
-    assert "s" not in folded.nodes and ("w", "if") in folded.edges
-    assert "s" in g.nodes  # input untouched
+    program = lower(g)
+    folded = fold_scales(program)
+    edges = {(e.src, op.name) for op in folded.ops for e in op.inputs}
+    assert "s" not in {op.name for op in folded.ops} and ("w", "if") in edges
+    assert "s" in {op.name for op in program.ops}  # input untouched
     x = np.random.default_rng(1).uniform(0, 1, size=(3, 6))
     a = nirconv.simulate(g, x, timesteps=20, dtype=__import__("torch").float64)
     b = nirconv.simulate(folded, x, timesteps=20, dtype=__import__("torch").float64)

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 import nirconv
 from nirconv.errors import BadInput, DoesNotFit
 from nirconv.reading import lower
-from nirconv.quantization import export_with_report, quantize, to_float_graph
+from nirconv.deploy import export_with_report, quantize_graph
 from nirconv.passes import Pass, PassFailed, run_passes
 from ..fixtures.paper import braille_rnn, nmnist_cnn
 
@@ -27,7 +27,7 @@ def test_runner_names_the_failing_pass():
 
 
 def test_xylo_number_formats(rnn):
-    dep = quantize(rnn, "xylo")
+    dep = quantize_graph(rnn, "xylo")
     assert dep.metadata["arithmetic"] == "xylo" and dep.metadata["target"] == "xylo"
     for name in ("fc_in", "fc_rec", "fc_out"):
         node = dep.nodes[name]
@@ -47,20 +47,20 @@ def test_xylo_number_formats(rnn):
 
 
 def test_weights_map_back_to_float_units(rnn):
-    dep = quantize(rnn, "generic")
+    dep = quantize_graph(rnn, "generic")
     for name in ("fc_in", "fc_rec", "fc_out"):
         node, orig = dep.nodes[name], rnn.nodes[name]
         scale = np.asarray(node.metadata["weight_scale"]).reshape(-1, 1)
         err = np.abs(np.asarray(node.weight) * scale - orig.weight)
         assert np.all(err <= 0.5 * scale + 1e-12)  # half an integer step, per row
-    back = to_float_graph(dep)
+    back = lower(dep, mode="float")  # the float view: the float program it was quantized from
     for name in ("fc_in", "fc_rec", "fc_out"):
-        np.testing.assert_array_equal(back.nodes[name].weight, rnn.nodes[name].weight)
-    assert "arithmetic" not in back.metadata and back.nodes["lif1"].metadata["reset"] == "subtract"
+        np.testing.assert_array_equal(back.op(name).weight, rnn.nodes[name].weight)
+    assert back.deployment is None and back.op("lif1").neuron.reset == "subtract"
 
 
 def test_loihi_sign_modes_and_formats(rnn):
-    dep = quantize(rnn, "loihi2")
+    dep = quantize_graph(rnn, "loihi2")
     for name in ("fc_in", "fc_rec", "fc_out"):
         node = dep.nodes[name]
         w = np.asarray(node.weight, dtype=np.int64)
@@ -78,14 +78,14 @@ def test_loihi_sign_modes_and_formats(rnn):
 def test_excitatory_matrix_uses_0_to_255():
     g = braille_rnn()
     g.nodes["fc_in"].weight = np.abs(g.nodes["fc_in"].weight)
-    node = quantize(g, "loihi2").nodes["fc_in"]
+    node = quantize_graph(g, "loihi2").nodes["fc_in"]
     w = np.asarray(node.weight)
     assert node.metadata["sign_mode"] == "excitatory" and w.min() >= 0 and w.max() <= 255
     assert np.any(w % 2 == 1)  # not truncated to even values
 
 
 def test_spinnaker2_formats():
-    dep = quantize(nmnist_cnn(), "spinnaker2")
+    dep = quantize_graph(nmnist_cnn(), "spinnaker2")
     m = dep.nodes["if3"].metadata
     assert m["threshold_f32"] == 1.0 and m["alpha"] == 1.0 and m["weight_scale"] > 0
     assert np.abs(np.asarray(dep.nodes["fc1"].weight)).max() == 127
@@ -102,7 +102,7 @@ def test_xylo_drops_weight_biases_with_a_warning():
 
 
 def test_the_deployed_file_round_trips(tmp_path, rnn):
-    dep = quantize(rnn, "xylo")
+    dep = quantize_graph(rnn, "xylo")
     path = tmp_path / "dep.nir"
     nirconv.save(dep, path)
     back = nirconv.load(path)
@@ -132,12 +132,12 @@ def test_leaky_graph_without_dt_is_bad_input():
 
 
 def test_integer_lowering_refuses_out_of_range_values(rnn):
-    dep = quantize(rnn, "xylo")
+    dep = quantize_graph(rnn, "xylo")
     dep.nodes["lif1"].metadata["dash_mem"] = 16
     with pytest.raises(BadInput) as e:
         lower(dep, mode="int")
     assert (e.value.node, e.value.field) == ("lif1", "metadata.dash_mem")
-    dep = quantize(rnn, "generic")
+    dep = quantize_graph(rnn, "generic")
     dep.nodes["fc_in"].weight = dep.nodes["fc_in"].weight + 0.5
     with pytest.raises(BadInput) as e:
         lower(dep, mode="int")
@@ -159,7 +159,7 @@ def test_weight_quantization_error_is_at_most_half_a_step(n_out, n_in, magnitude
     for target in ("generic", "speck", "xylo"):
         if target == "xylo":
             continue  # IF on Xylo needs a synapse model; covered by the recurrent tests
-        node = quantize(g, target).nodes["fc"]
+        node = quantize_graph(g, target).nodes["fc"]
         scale = np.asarray(node.metadata["weight_scale"]).reshape(-1, 1)
         q = np.asarray(node.weight)
         assert np.abs(q).max() <= 128
@@ -193,7 +193,7 @@ def test_integer_sum_pooling_as_a_weight_chain_on_generic():
     assert nirconv.check(g, target="generic").fits
     assert any(v.rule == "weight_chain" for v in nirconv.check(g, target="spinnaker2").violations)
     x = rng.random((8, 1, 20)) * 2
-    dep = quantize(g, "generic", x)
+    dep = quantize_graph(g, "generic", x)
     np.testing.assert_array_equal(dep.nodes["pool"].weight, np.ones((2, 1, 2)))
     a = nirconv.simulate(g, x, timesteps=20, mode="float").numpy().sum(0)
     b = nirconv.simulate(dep, x, timesteps=20, mode="int").numpy().sum(0)
@@ -209,7 +209,7 @@ def test_per_channel_scales_from_a_user_target(tmp_path):
     (tmp_path / "pc.toml").write_text(text)
     g = braille_rnn()
     g.nodes["fc_out"].weight = g.nodes["fc_out"].weight * np.arange(1, 8)[:, None]  # rows differ
-    dep = quantize(g, str(tmp_path / "pc.toml"))
+    dep = quantize_graph(g, str(tmp_path / "pc.toml"))
     w = np.asarray(dep.nodes["fc_out"].weight)
     assert np.all(np.abs(w).max(axis=1) >= 64)  # every row uses its own range
     assert np.size(dep.nodes["fc_out"].metadata["weight_scale"]) == 7
@@ -223,9 +223,9 @@ def test_per_channel_scales_from_a_user_target(tmp_path):
 def test_checking_a_deployed_graph_requantizes_from_its_float_values(tmp_path):
     g = nmnist_cnn()
     x = np.random.default_rng(0).random((4, 2, 34, 34)) * 3.0
-    dep = quantize(g, "speck", x)
+    dep = quantize_graph(g, "speck", x)
     assert dep.metadata["input_max"] == pytest.approx(x.max())
-    again = quantize(dep, "speck")  # from the deployed file alone
+    again = quantize_graph(dep, "speck")  # from the deployed file alone
     for name in ("conv0", "fc1"):
         np.testing.assert_array_equal(again.nodes[name].weight, dep.nodes[name].weight)
     assert nirconv.check(dep, target="speck").fits

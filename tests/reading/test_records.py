@@ -9,7 +9,7 @@ import pytest
 
 import nirconv
 from nirconv.errors import BadInput
-from nirconv.quantization import quantize
+from nirconv.deploy import quantize_graph as quantize
 from nirconv.reading import to_program
 from ..fixtures.paper import braille_rnn
 

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 
 from nirconv.equations.neurons import NeuronFloat
 from nirconv.reading import lower
-from nirconv.quantization import quantize, to_float_graph
-from ..fixtures.paper import braille_rnn, nmnist_cnn
+from nirconv.deploy import quantize_graph
 from nirconv.writing import to_nir
+
+from ..fixtures.paper import braille_rnn, nmnist_cnn
 
 from ..agreement.strategies import cases
 
@@ -57,12 +58,12 @@ PAPER = [(braille_rnn, "xylo"), (braille_rnn, "loihi2"), (braille_rnn, "generic"
 
 @pytest.mark.parametrize("make,target", PAPER)
 def test_deployed_programs_survive_write_and_read(make, target):
-    dep = quantize(make(), target)
+    dep = quantize_graph(make(), target)
     int_program = lower(dep, mode="int")
-    float_program = lower(to_float_graph(dep), mode="float")
+    float_program = lower(dep, mode="float")  # its float view
     written = to_nir(int_program, float_program)
     same(int_program, lower(written, mode="int"), f"int {target}")
-    same(float_program, lower(to_float_graph(written), mode="float"), f"float view {target}")
+    same(float_program, lower(written, mode="float"), f"float view {target}")
 
 
 @pytest.mark.parametrize("make", [braille_rnn, nmnist_cnn])
@@ -84,9 +85,9 @@ def test_random_float_programs_survive_write_and_read(case):
 @pytest.mark.parametrize("make,target", PAPER)
 def test_float_view_of_a_deployed_graph_is_the_float_program(make, target):
     graph = make()
-    dep = quantize(graph, target)
+    dep = quantize_graph(graph, target)
     float_program = lower(dep, mode="float")  # read from the float record, no dialect
-    same(float_program, lower(to_float_graph(dep), mode="float"), f"float view {target}")
+    same(float_program, lower(graph, mode="float"), f"float view {target}")
     written = to_nir(lower(dep, mode="int"), float_program)
     same(float_program, lower(written, mode="float"), f"float view of the rewrite {target}")
 
@@ -153,7 +154,7 @@ def test_to_program_takes_a_path_a_graph_or_a_program(tmp_path):
     assert from_graph.source == "rnn" and from_path.source == str(path)
     same(from_graph, from_path, "path", exact=True)
     assert to_program(from_graph) is from_graph
-    assert to_program(quantize(graph, "generic")).mode == "int"  # auto: the deployed equations
+    assert to_program(quantize_graph(graph, "generic")).mode == "int"  # auto: the deployed equations
 
 
 @pytest.mark.parametrize("bad,field", [(12345, "graph"), (None, "graph"), ("", "graph"),
@@ -194,7 +195,7 @@ def test_to_program_reads_with_the_dialect_the_graph_names():
 @pytest.fixture(scope="module")
 def programs():
     graph = braille_rnn()
-    return {"float": lower(graph, mode="float"), "int": lower(quantize(graph, "generic"))}
+    return {"float": lower(graph, mode="float"), "int": lower(quantize_graph(graph, "generic"))}
 
 
 @pytest.mark.parametrize("mode", ["float", "int"])

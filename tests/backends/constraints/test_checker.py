@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import nirconv
-from nirconv.backends.constraints import Report, Violation, check_float_graph
+from nirconv.backends.constraints import Report, Violation, check_program
 from nirconv.backends.constraints.mappers import _matching, speck_layer_memory
 from nirconv.backends.constraints.net import build_net
+from nirconv.reading import lower
 from nirconv.targets import load, path_of
 from ...fixtures.paper import braille_rnn, nmnist_cnn
 
@@ -74,9 +75,9 @@ def test_speck_memory_formula_docs_example():
              "output": nir.Output(output_type={"output": np.array([32, 64, 64])})}
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "if"), ("if", "output")],
                      type_check=False, metadata={"dialect": "nirconv"})
-    net = build_net(g)
+    net = build_net(lower(g))
     assert speck_layer_memory(net, "conv") == {"kernel": 8192, "neuron": 131072, "bias": 0}
-    report = check_float_graph(g, load("speck"))
+    report = check_program(lower(g), load("speck"))
     v = next(v for v in report.violations if v.rule == "neuron_memory")
     assert (v.node, v.value, v.limit) == ("conv", 131072, 65536)
 
