@@ -46,6 +46,17 @@ GRAPH_KEYS = ("target", "arithmetic", "weight_bits", "state_bits", "warnings", "
 # ------------------------------------------------------------------ the graphs
 
 @functools.lru_cache(maxsize=None)
+def _paper():
+    """tests/fixtures/paper.py (the paper-shaped fixture graphs), loaded by path."""
+    spec = importlib.util.spec_from_file_location(
+        "golden_paper", ROOT / "tests" / "fixtures" / "paper.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.lru_cache(maxsize=None)
 def _strategies():
     spec = importlib.util.spec_from_file_location(
         "golden_strategies", ROOT / "tests" / "agreement" / "strategies.py")
@@ -63,21 +74,21 @@ def _if(shape):
 
 def braille_with_bias():
     import nir
-    from nirconv.targets.paper import braille_rnn
+    braille_rnn = _paper().braille_rnn
     g = braille_rnn()
     g.nodes["fc_in"] = nir.Affine(weight=g.nodes["fc_in"].weight, bias=np.full(40, 0.1))
     return g
 
 
 def braille_excitatory():
-    from nirconv.targets.paper import braille_rnn
+    braille_rnn = _paper().braille_rnn
     g = braille_rnn()
     g.nodes["fc_in"].weight = np.abs(g.nodes["fc_in"].weight)
     return g
 
 
 def braille_rows():
-    from nirconv.targets.paper import braille_rnn
+    braille_rnn = _paper().braille_rnn
     g = braille_rnn()
     g.nodes["fc_out"].weight = g.nodes["fc_out"].weight * np.arange(1, 8)[:, None]
     return g
@@ -160,7 +171,7 @@ def random_graph(seed: int, topology: str, variant: str = "raw"):
 
 def cases(n_random: int, folder: Path):
     """(case name, graph builder, target, calibration or None), in a fixed order."""
-    from nirconv.targets.paper import braille_rnn, nmnist_cnn
+    braille_rnn, nmnist_cnn = _paper().braille_rnn, _paper().nmnist_cnn
     rng = np.random.default_rng(2024)
     cal = {"nmnist": rng.random((4, 2, 34, 34)) * 3.0,
            "braille": rng.random((8, 12)) * 2.0,

@@ -15,7 +15,7 @@ from nirconv.quantization import FAMILIES, InputRange, quantize
 from nirconv.quantization.families import family_of
 from nirconv.reading import lower
 from nirconv.targets import load, path_of
-from nirconv.targets.paper import braille_rnn, nmnist_cnn
+from ..fixtures.paper import braille_rnn, nmnist_cnn
 from nirconv.targets.schema import FAMILIES as SCHEMA_FAMILIES
 
 

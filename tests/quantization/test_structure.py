@@ -10,7 +10,7 @@ from nirconv.equations.topology import Topology, cyclic_ops
 from nirconv.quantization import InputRange, quantize
 from nirconv.reading import lower
 from nirconv.targets import load
-from nirconv.targets.paper import braille_rnn
+from ..fixtures.paper import braille_rnn
 from nirconv.writing import to_nir
 
 

@@ -11,7 +11,7 @@ from nirconv.backends.constraints import check_program
 from nirconv.deploy import export_program
 from nirconv.reading import lower
 from nirconv.targets import load
-from nirconv.targets.paper import braille_rnn, nmnist_cnn
+from ...fixtures.paper import braille_rnn, nmnist_cnn
 
 ROOT = Path(__file__).resolve().parents[3]
 ALLOWED = ("nirconv.equations", "nirconv.errors", "nirconv.targets")
