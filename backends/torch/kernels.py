@@ -29,8 +29,8 @@ from nirconv.errors import Unsupported
 
 from .exactness import matmul_dtype, weight_intervals
 from .integers import shift_int
-from .products import (FLOAT_GEMM_PS, INT8_GEMM_PS, gather_below, int8_engine, int8_exact,
-                       int8_product)
+from .products import (FLOAT_GEMM_PS, INT8_GEMM_PS, gather_below, int8_engine, int8_product,
+                       int8_split, int8_tables)
 from .neurons import BitShiftState, Float32State, FloatState, LoihiState, SpeckState
 
 _WEIGHTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -68,8 +68,8 @@ class Setup:
     def weight(self, op, part: str, dtype) -> torch.Tensor:
         """op.weight (``part`` "w"), its positive or negative part ("pos", "neg") or both stacked
         along the output axis ("pn": per group, the group's positive then negative channels, so
-        that a grouped convolution keeps its groups); a "T" suffix: the (n_in, n_out) table of the rows a sparse
-        product gathers. A device tensor, cached per op, so repeated runs of one program do not
+        that a grouped convolution keeps its groups); a "T" suffix: the (n_in, n_out) table of
+        the rows a sparse product gathers. A device tensor, cached per op, so repeated runs of one program do not
         convert the weights again."""
         per_op = _WEIGHTS.setdefault(op, {})
         key = (part, dtype, str(self.device))
@@ -86,6 +86,18 @@ class Setup:
             if part.endswith("T"):  # (n_in, n_out) rows, the table of a sparse product
                 w = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)
             per_op[key] = self.tensor(w, dtype)
+        return per_op[key]
+
+    def int8_tables(self, op, part: str, split: str):
+        """The (n_in, n_out) table of ``part`` as int8 pieces and an offset
+        (`products.int8_tables`), cached like `weight`."""
+        per_op = _WEIGHTS.setdefault(op, {})
+        key = (part, "int8", split, str(self.device))
+        if key not in per_op:
+            table = self.weight(op, part + "T", torch.int64).cpu().numpy()
+            pieces, offset = int8_tables(table, split)
+            per_op[key] = ([(f, torch.as_tensor(t, device=self.device)) for f, t in pieces],
+                           offset)
         return per_op[key]
 
 
@@ -122,12 +134,22 @@ class WeightKernel(Kernel):
     def product(self, x, w) -> torch.Tensor:
         raise NotImplementedError
 
-    def exact(self, x: torch.Tensor, part: str = "w") -> torch.Tensor:
+    def exact(self, x: torch.Tensor, part: str = "w", shift: int = 0) -> torch.Tensor:
         """The product with op.weight ("w"), its positive or negative part ("pos", "neg") or both
-        stacked along the output axis ("pn"), exact, as integers in the carrier."""
+        stacked along the output axis ("pn"), times 2**shift (shift >= 0), exact, as integers in
+        the carrier."""
         self.paths["dense"] += 1
         w = self.w if part == "w" else self.setup.weight(self.op, part, self.cdtype)
-        return self.product(x.to(self.cdtype), w).to(self.setup.vdtype)
+        return self.to_carrier(self.product(x.to(self.cdtype), w), shift)
+
+    def to_carrier(self, y: torch.Tensor, shift: int) -> torch.Tensor:
+        """``y * 2**shift`` (shift >= 0) in the carrier, in one pass where the types allow."""
+        vdtype = self.setup.vdtype
+        if shift and vdtype.is_floating_point:  # an exact integer times a power of two
+            scaled = torch.mul(y, float(1 << shift))
+            return scaled if scaled.dtype == vdtype else scaled.to(vdtype)
+        y = y.to(vdtype)
+        return y.mul_(1 << shift) if shift else y
 
     def step(self, x, t):
         x = x.reshape(x.shape[0], *self.op.in_shape)
@@ -150,14 +172,14 @@ class WeightKernel(Kernel):
         x = x.reshape(x.shape[0], *self.op.in_shape)
         if self.in_lo < 0 and bool((x < 0).any()):
             xp, xn = x.clamp(min=0), x.clamp(max=0)
-            pos = self.exact(xp, "pos") + self.exact(xn, "neg")
-            neg = self.exact(xp, "neg") + self.exact(xn, "pos")
-        else:  # spike counts: the positive part comes from the positive weights only
-            both = self.exact(x, "pn")  # (B, groups, 2, per group, ...) along axis 1
-            groups = int(getattr(self.op, "groups", 1))
-            both = both.reshape(both.shape[0], groups, 2, -1)
-            pos, neg = (both[:, :, i].reshape(both.shape[0], *self.op.out_shape) for i in (0, 1))
-        return shift_int(pos, self.shift), shift_int(neg, self.shift)
+            pos = self.exact(xp, "pos", self.shift) + self.exact(xn, "neg", self.shift)
+            neg = self.exact(xp, "neg", self.shift) + self.exact(xn, "pos", self.shift)
+            return pos, neg
+        # spike counts: the positive part comes from the positive weights only
+        both = self.exact(x, "pn", self.shift)  # (B, groups, 2, per group, ...) along axis 1
+        groups = int(getattr(self.op, "groups", 1))
+        both = both.reshape(both.shape[0], groups, 2, -1)
+        return tuple(both[:, :, i].reshape(both.shape[0], *self.op.out_shape) for i in (0, 1))
 
 
 class AffineKernel(WeightKernel):
@@ -167,35 +189,36 @@ class AffineKernel(WeightKernel):
 
     def __init__(self, op, setup):
         super().__init__(op, setup)
-        self.int8 = False
+        self.int8 = None  # how int8 GEMMs compute the product (`products.int8_split`)
         if setup.integer:
             w = np.asarray(op.weight)
-            self.int8 = (setup.device.type == "cpu" and w.size > 0 and int8_engine()
-                         and int8_exact(float(w.min()), float(w.max()), self.in_lo, self.in_hi,
-                                        self.acc_bound))
-            gemm_ps = INT8_GEMM_PS if self.int8 else FLOAT_GEMM_PS
+            if setup.device.type == "cpu" and w.size > 0 and int8_engine():
+                self.int8 = int8_split(float(w.min()), float(w.max()), self.in_lo, self.in_hi,
+                                       op.in_shape[0], self.acc_bound)
+            gemm_ps = (FLOAT_GEMM_PS if self.int8 is None
+                       else INT8_GEMM_PS * (2 if self.int8 == "bytes" else 1))
             gather_ok = setup.device.type == "cpu" and self.cdtype != torch.int64
             self.gather_below = gather_below(gemm_ps, op.out_shape[0]) if gather_ok else 0.0
 
     def product(self, x, w):
         return x.reshape(x.shape[0], -1) @ w.T
 
-    def exact(self, x, part="w"):
+    def exact(self, x, part="w", shift=0):
         x2 = x.reshape(x.shape[0], -1)
         path = self.choose(x2)
         if path == "gather":
             self.paths[path] += 1
-            return self._gather(x2, part)
+            return self.to_carrier(self._gather(x2, part), shift)
         if path == "int8":
             self.paths[path] += 1
-            table = self.setup.weight(self.op, part + "T", torch.int8)
-            return int8_product(x2, table).to(self.setup.vdtype)
-        return super().exact(x2, part)
+            tables, offset = self.setup.int8_tables(self.op, part, self.int8)
+            return self.to_carrier(int8_product(x2, tables, offset), shift)
+        return super().exact(x2, part, shift)
 
     def choose(self, x2) -> str:
         """"gather" when this step's input density is below `gather_below`, else "int8" or
         "dense" (docs/equations/torch_exactness.md, "Sparse spikes")."""
-        gemm = "int8" if self.int8 else "dense"
+        gemm = "dense" if self.int8 is None else "int8"
         if self.gather_below <= 0 or x2.numel() == 0:
             return gemm
         # spike counts (non-negative): Σx >= the number of non-zeros, in one reduction
@@ -206,15 +229,14 @@ class AffineKernel(WeightKernel):
         n_out = self.op.out_shape[0] * (2 if part == "pn" else 1)
         nz = x2.bool().nonzero()  # faster on the CPU than nonzero of the numbers
         if nz.shape[0] == 0:
-            return torch.zeros((x2.shape[0], n_out), dtype=self.setup.vdtype, device=x2.device)
+            return torch.zeros((x2.shape[0], n_out), dtype=self.cdtype, device=x2.device)
         b, j = nz[:, 0], nz[:, 1]
         per_sample = torch.bincount(b, minlength=x2.shape[0])
         offsets = torch.cumsum(per_sample, 0) - per_sample
         table = self.setup.weight(self.op, part + "T", self.cdtype)
         binary = 0 <= self.in_lo and self.in_hi <= 1
         counts = None if binary else x2[b, j].to(self.cdtype)  # 0/1 inputs need no weights
-        y = F.embedding_bag(j, table, offsets, mode="sum", per_sample_weights=counts)
-        return y.to(self.setup.vdtype)
+        return F.embedding_bag(j, table, offsets, mode="sum", per_sample_weights=counts)
 
 
 class ConvKernel(WeightKernel):

@@ -263,7 +263,7 @@ class BitShiftState(State):
             v.masked_fill_(count.bool(), 0)
             return count
         count = self.spike_count(v, self.cap)
-        v.sub_(torch.mul(count, self.th, out=buf))
+        v.addcmul_(count, self.th, value=-1)  # v - count * th: exact integers, one pass
         return count
 
     @staticmethod

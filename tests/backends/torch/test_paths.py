@@ -16,7 +16,8 @@ import nirconv.backends.torch.kernels as K
 import nirconv.backends.torch.ordered as O
 import nirconv.backends.torch.runner as R
 from nirconv.backends.torch import run
-from nirconv.backends.torch.products import gather_below, int8_engine, int8_exact
+from nirconv.backends.torch.products import (gather_below, int8_engine, int8_exact, int8_split,
+                                             int8_tables)
 from nirconv.equations.neurons import BitShiftLIF
 from nirconv.equations.program import (AffineOp, ConvOp, Edge, InputOp, NeuronOp, OutputOp,
                                        Program)
@@ -47,10 +48,12 @@ def paths_taken(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("path", ["dense", "gather", "int8"])
-def test_each_affine_product_path_is_exact(path, monkeypatch):
+@pytest.mark.parametrize("path,w_lo,w_hi", [("dense", -128, 128), ("gather", -128, 128),
+                                            ("int8", -128, 128), ("int8", -100, 150),
+                                            ("int8", -9000, 9000)])
+def test_each_affine_product_path_is_exact(path, w_lo, w_hi, monkeypatch):
     rng = np.random.default_rng(0)
-    weight = rng.integers(-128, 128, (40, 300))
+    weight = rng.integers(w_lo, w_hi, (40, 300))  # int8, with an offset, in two bytes
     x = (rng.random((6, 9, 300)) < 0.05) * rng.integers(1, 4, (6, 9, 300))
     want = np.einsum("tbi,oi->tbo", x, weight)
     if path == "int8" and not int8_engine():
@@ -68,11 +71,24 @@ def test_int8_needs_int8_weights_inputs_and_int32_sums():
     assert not int8_exact(-129, 127, 0, 31, 2.0 ** 20)  # a weight outside int8
     assert not int8_exact(-128, 127, 0, 128, 2.0 ** 20)  # an input outside int8
     assert not int8_exact(-128, 127, 0, 1, 2.0 ** 31)  # a sum that may overflow int32
+    assert int8_split(-120, 135, 0, 1, 1024, 2.0 ** 20) == "offset"  # 256 values: an offset
+    assert int8_split(-300, 135, 0, 1, 1024, 2.0 ** 20) == "bytes"  # 15 bits: two bytes
+    assert int8_split(-(1 << 14) - 1, 0, 0, 1, 1024, 2.0 ** 20) is None
 
 
-def test_weights_outside_int8_fall_back_to_an_exact_float_product(monkeypatch):
+@pytest.mark.parametrize("split,w", [("int8", np.arange(-128, 128)),
+                                     ("offset", np.arange(-120, 136)),
+                                     ("bytes", np.arange(-(1 << 14), 1 << 14, 37))])
+def test_int8_pieces_add_up_to_the_weights(split, w):
+    pieces, offset = int8_tables(w.reshape(-1, 1), split)
+    assert all(p.dtype == np.int8 for _, p in pieces)
+    total = sum(f * p.astype(np.int64) for f, p in pieces) + offset
+    np.testing.assert_array_equal(total, w.reshape(-1, 1))
+
+
+def test_weights_beyond_15_bits_fall_back_to_an_exact_float_product(monkeypatch):
     rng = np.random.default_rng(1)
-    weight = rng.integers(-3000, 3000, (8, 50))  # not int8: no int8 GEMM, whatever the CPU
+    weight = rng.integers(-30000, 30000, (8, 50))  # not 15 bits: no int8 GEMM, whatever the CPU
     x = rng.integers(0, 3, (4, 5, 50))
     seen = paths_taken(monkeypatch)
     np.testing.assert_array_equal(run(affine_program(weight), x).output,
@@ -86,7 +102,7 @@ def test_gather_rule_follows_the_density():
     assert gather_below(12.6, 1024) == pytest.approx((12.6 - 1500 / 1024) / 130)
     assert gather_below(12.6, 64) < 0 and gather_below(2.0, 1024) > 0
     kernel_rule = K.AffineKernel.choose
-    fake = type("Fake", (), {"gather_below": 0.1, "int8": False, "in_lo": 0})()
+    fake = type("Fake", (), {"gather_below": 0.1, "int8": None, "in_lo": 0})()
     dense = torch.zeros(4, 100)
     dense[:, :20] = 1  # density 0.2
     sparse = torch.zeros(4, 100)
