@@ -29,8 +29,8 @@ from nirconv.errors import Unsupported
 
 from .exactness import matmul_dtype, weight_intervals
 from .integers import shift_int
-from .products import (FLOAT_GEMM_PS, INT8_GEMM_PS, gather_below, int8_engine, int8_product,
-                       int8_split, int8_tables)
+from .products import (FLOAT_GEMM_PS, FLOAT_WEIGHT_PS, INT8_GEMM_PS, INT8_WEIGHT_PS,
+                       gather_below, int8_engine, int8_product, int8_split, int8_tables)
 from .neurons import BitShiftState, Float32State, FloatState, LoihiState, SpeckState
 
 _WEIGHTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -74,18 +74,7 @@ class Setup:
         per_op = _WEIGHTS.setdefault(op, {})
         key = (part, dtype, str(self.device))
         if key not in per_op:
-            w = np.asarray(op.weight)
-            base = part[:-1] if part.endswith("T") else part
-            if base == "pn":  # both parts stacked along the output axis, per group (conv)
-                groups = int(getattr(op, "groups", 1))
-                parts = [p.reshape(groups, -1, *w.shape[1:])
-                         for p in (np.maximum(w, 0), np.minimum(w, 0))]
-                w = np.stack(parts, axis=1).reshape(2 * w.shape[0], *w.shape[1:])
-            else:
-                w = {"w": w, "pos": np.maximum(w, 0), "neg": np.minimum(w, 0)}[base]
-            if part.endswith("T"):  # (n_in, n_out) rows, the table of a sparse product
-                w = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)
-            per_op[key] = self.tensor(w, dtype)
+            per_op[key] = self.tensor(weight_part(op, part), dtype)
         return per_op[key]
 
     def int8_tables(self, op, part: str, split: str):
@@ -94,11 +83,35 @@ class Setup:
         per_op = _WEIGHTS.setdefault(op, {})
         key = (part, "int8", split, str(self.device))
         if key not in per_op:
-            table = self.weight(op, part + "T", torch.int64).cpu().numpy()
-            pieces, offset = int8_tables(table, split)
+            pieces, offset = int8_tables(weight_part(op, part + "T"), split)
             per_op[key] = ([(f, torch.as_tensor(t, device=self.device)) for f, t in pieces],
                            offset)
         return per_op[key]
+
+
+def weight_range(op) -> tuple[float, float]:
+    """(min, max) of op.weight, cached per op like the weight tensors."""
+    per_op = _WEIGHTS.setdefault(op, {})
+    if "range" not in per_op:
+        w = np.asarray(op.weight)
+        per_op["range"] = (float(w.min()), float(w.max()))
+    return per_op["range"]
+
+
+def weight_part(op, part: str) -> np.ndarray:
+    """The numpy array behind `Setup.weight`: "w", "pos", "neg" or "pn", "T" for the table."""
+    w = np.asarray(op.weight)
+    base = part[:-1] if part.endswith("T") else part
+    if base == "pn":  # both parts stacked along the output axis, per group (conv)
+        groups = int(getattr(op, "groups", 1))
+        parts = [p.reshape(groups, -1, *w.shape[1:])
+                 for p in (np.maximum(w, 0), np.minimum(w, 0))]
+        w = np.stack(parts, axis=1).reshape(2 * w.shape[0], *w.shape[1:])
+    else:
+        w = {"w": w, "pos": np.maximum(w, 0), "neg": np.minimum(w, 0)}[base]
+    if part.endswith("T"):  # (n_in, n_out) rows, the table of a sparse product
+        w = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)
+    return w
 
 
 class Kernel:
@@ -191,14 +204,13 @@ class AffineKernel(WeightKernel):
         super().__init__(op, setup)
         self.int8 = None  # how int8 GEMMs compute the product (`products.int8_split`)
         if setup.integer:
-            w = np.asarray(op.weight)
-            if setup.device.type == "cpu" and w.size > 0 and int8_engine():
-                self.int8 = int8_split(float(w.min()), float(w.max()), self.in_lo, self.in_hi,
+            if setup.device.type == "cpu" and np.size(op.weight) > 0 and int8_engine():
+                self.int8 = int8_split(*weight_range(op), self.in_lo, self.in_hi,
                                        op.in_shape[0], self.acc_bound)
-            gemm_ps = (FLOAT_GEMM_PS if self.int8 is None
-                       else INT8_GEMM_PS * (2 if self.int8 == "bytes" else 1))
-            gather_ok = setup.device.type == "cpu" and self.cdtype != torch.int64
-            self.gather_below = gather_below(gemm_ps, op.out_shape[0]) if gather_ok else 0.0
+            pieces = 2 if self.int8 == "bytes" else 1
+            self.gemm_ps = ((FLOAT_GEMM_PS, FLOAT_WEIGHT_PS) if self.int8 is None
+                            else (INT8_GEMM_PS * pieces, INT8_WEIGHT_PS * pieces))
+            self.gather_ok = setup.device.type == "cpu" and self.cdtype != torch.int64
 
     def product(self, x, w):
         return x.reshape(x.shape[0], -1) @ w.T
@@ -219,11 +231,13 @@ class AffineKernel(WeightKernel):
         """"gather" when this step's input density is below `gather_below`, else "int8" or
         "dense" (docs/equations/torch_exactness.md, "Sparse spikes")."""
         gemm = "dense" if self.int8 is None else "int8"
-        if self.gather_below <= 0 or x2.numel() == 0:
+        below = (gather_below(*self.gemm_ps, self.op.out_shape[0], x2.shape[0])
+                 if self.gather_ok else 0.0)
+        if below <= 0 or x2.numel() == 0:
             return gemm
         # spike counts (non-negative): Σx >= the number of non-zeros, in one reduction
         events = float(x2.sum()) if self.in_lo >= 0 else float(torch.count_nonzero(x2))
-        return "gather" if events < self.gather_below * x2.numel() else gemm
+        return "gather" if events < below * x2.numel() else gemm
 
     def _gather(self, x2, part):
         n_out = self.op.out_shape[0] * (2 if part == "pn" else 1)

@@ -11,14 +11,17 @@ value bounds, `exactness.py`); they differ only in cost. The rule (docs/equation
   stays below 2**31 (`int8_split`);
 * ``gather`` — a sum of the weight rows of the non-zero inputs (``embedding_bag``), when the step's
   input density ``d`` (non-zeros / elements; for a non-negative input, Σx / elements, an upper
-  bound, one reduction) satisfies ``d * GATHER_PS < dense_ps - NONZERO_PS / n_out``, i.e. when the
-  rows it adds cost less than the GEMM it replaces plus the scan that finds the inputs;
+  bound, one reduction) satisfies ``d * GATHER_PS < max(mac_ps, weight_ps / B) - NONZERO_PS /
+  n_out``, i.e. when the rows it adds cost less than the GEMM it replaces (its multiply-adds, or
+  for a small batch B reading its weights, whichever is more) plus the scan that finds the
+  inputs;
 * ``dense`` — the GEMM in the run's carrier otherwise, and always on CUDA (finding the non-zero
   inputs synchronizes with the host there; to be measured when a GPU is available).
 
 The costs are picoseconds per element, measured on the development CPU (Xeon with AMX, one thread,
-``benchmarks/bitaccurate.py``): a float32 GEMM ~12.6 ps per multiply-add, an int8 GEMM ~2 ps, a
-gathered row element ~130 ps, the non-zero scan ~1500 ps per input element.
+``benchmarks/bitaccurate.py``): a float32 GEMM ~12.6 ps per multiply-add and at least ~150 ps per
+weight read, an int8 GEMM ~2 ps and ~90 ps, a gathered row element ~130 ps, the non-zero scan
+~1500 ps per input element.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ import numpy as np
 import torch
 
 FLOAT_GEMM_PS = 12.6  # float32 (float64: the same ratio to its own gather) GEMM, per MAC
+FLOAT_WEIGHT_PS = 150.0  # ... and per weight it reads, the floor of a small batch
 INT8_GEMM_PS = 2.0  # int8 GEMM on an int8 matrix engine, per MAC
+INT8_WEIGHT_PS = 90.0  # ... and per weight read
 GATHER_PS = 130.0  # one element of a gathered weight row
 NONZERO_PS = 1500.0  # finding the non-zero inputs, per input element
 INT8_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
@@ -105,9 +110,9 @@ def int8_tables(w: np.ndarray, split: str):
     return [(1, (w - 128 * hi).astype(np.int8)), (128, hi.astype(np.int8))], 0
 
 
-def gather_below(dense_ps: float, n_out: int) -> float:
+def gather_below(mac_ps: float, weight_ps: float, n_out: int, batch: int) -> float:
     """The input density under which gathering weight rows beats the GEMM (see above)."""
-    return (dense_ps - NONZERO_PS / max(n_out, 1)) / GATHER_PS
+    return (max(mac_ps, weight_ps / max(batch, 1)) - NONZERO_PS / max(n_out, 1)) / GATHER_PS
 
 
 def int8_product(x: torch.Tensor, tables: list, offset: int = 0) -> torch.Tensor:

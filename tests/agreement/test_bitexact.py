@@ -105,10 +105,10 @@ def test_bit_exact_at_a_larger_batch(family):
 
 
 PATHS = {  # (module attribute, value) pairs that force one speed path of the torch backend
-    "gather": [("kernels", "gather_below", lambda gemm_ps, n_out: 2.0)],
-    "no-gather-no-int8": [("kernels", "gather_below", lambda gemm_ps, n_out: 0.0),
+    "gather": [("kernels", "gather_below", lambda *costs: 2.0)],
+    "no-gather-no-int8": [("kernels", "gather_below", lambda *costs: 0.0),
                           ("kernels", "int8_engine", lambda: False)],
-    "int8": [("kernels", "gather_below", lambda gemm_ps, n_out: 0.0)],
+    "int8": [("kernels", "gather_below", lambda *costs: 0.0)],
     "event-rounds": [("ordered", "ROUNDS_FROM", 0), ("ordered", "PAIR_CHUNK_ELEMENTS", 64)],
     "clamp-tree": [("ordered", "ROUNDS_FROM", 10 ** 9)],
 }

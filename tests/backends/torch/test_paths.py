@@ -59,8 +59,7 @@ def test_each_affine_product_path_is_exact(path, w_lo, w_hi, monkeypatch):
     if path == "int8" and not int8_engine():
         pytest.skip("no int8 matrix engine on this CPU")
     monkeypatch.setattr(K, "int8_engine", lambda: path == "int8")
-    monkeypatch.setattr(K, "gather_below", lambda gemm_ps, n_out: 2.0 if path == "gather"
-                        else 0.0)
+    monkeypatch.setattr(K, "gather_below", lambda *costs: 2.0 if path == "gather" else 0.0)
     seen = paths_taken(monkeypatch)
     np.testing.assert_array_equal(run(affine_program(weight), x).output, want)
     assert set(seen) == {path}
@@ -96,18 +95,22 @@ def test_weights_beyond_15_bits_fall_back_to_an_exact_float_product(monkeypatch)
     assert "int8" not in seen and sum(seen.values()) == 4
 
 
-def test_gather_rule_follows_the_density():
-    """Gathering beats the GEMM below (gemm - scan / n_out) / gather per element; for small
-    layers the scan alone costs more than the GEMM: never."""
-    assert gather_below(12.6, 1024) == pytest.approx((12.6 - 1500 / 1024) / 130)
-    assert gather_below(12.6, 64) < 0 and gather_below(2.0, 1024) > 0
-    kernel_rule = K.AffineKernel.choose
-    fake = type("Fake", (), {"gather_below": 0.1, "int8": None, "in_lo": 0})()
-    dense = torch.zeros(4, 100)
+def test_gather_rule_follows_the_density_and_the_batch():
+    """Gathering beats the GEMM below (max(mac, weight / B) - scan / n_out) / gather per element:
+    for a small batch the GEMM still reads all its weights; for small layers the scan alone
+    costs more than the GEMM: never."""
+    assert gather_below(12.6, 150, 1024, 256) == pytest.approx((12.6 - 1500 / 1024) / 130)
+    assert gather_below(2.0, 90, 1024, 1) == pytest.approx((90 - 1500 / 1024) / 130)
+    assert gather_below(12.6, 150, 64, 256) < 0 and gather_below(2.0, 90, 1024, 256) > 0
+    fake = type("Fake", (), {"gemm_ps": (12.6, 150.0), "gather_ok": True, "int8": None,
+                             "in_lo": 0, "op": type("Op", (), {"out_shape": (1024,)})})()
+    dense = torch.zeros(64, 100)
     dense[:, :20] = 1  # density 0.2
-    sparse = torch.zeros(4, 100)
+    sparse = torch.zeros(64, 100)
     sparse[:, :5] = 1  # 0.05
-    assert kernel_rule(fake, dense) == "dense" and kernel_rule(fake, sparse) == "gather"
+    rule = K.AffineKernel.choose
+    assert rule(fake, dense) == "dense" and rule(fake, sparse) == "gather"
+    assert rule(fake, dense[:1]) == "gather"  # one sample: the GEMM's weight reads dominate
 
 
 # ------------------------------------------------------------------ ordered accumulation
