@@ -69,8 +69,8 @@ class Setup:
         """op.weight (``part`` "w"), its positive or negative part ("pos", "neg") or both stacked
         along the output axis ("pn": per group, the group's positive then negative channels, so
         that a grouped convolution keeps its groups); a "T" suffix: the (n_in, n_out) table of
-        the rows a sparse product gathers. A device tensor, cached per op, so repeated runs of one program do not
-        convert the weights again."""
+        the rows a sparse product gathers. A device tensor, cached per op, so repeated runs of
+        one program do not convert the weights again."""
         per_op = _WEIGHTS.setdefault(op, {})
         key = (part, dtype, str(self.device))
         if key not in per_op:

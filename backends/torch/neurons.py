@@ -18,7 +18,7 @@ import torch
 from nirconv.equations.limits import is_unlimited
 from nirconv.errors import Unsupported
 
-from .integers import at_least, shift_int
+from .integers import at_least
 from .ordered import accumulate
 
 
@@ -124,7 +124,8 @@ class SpeckState(State):
     def __init__(self, op, setup):
         super().__init__(op, setup)
         rec = self.rec
-        self.th, self.bias, self.v_init = self.p(rec.threshold), self.p(rec.bias), self.p(rec.v_init)
+        self.th, self.bias = self.p(rec.threshold), self.p(rec.bias)
+        self.v_init = self.p(rec.v_init)
         if bool((self.th <= 0).any()):
             raise self.unsupported("Speck thresholds must be positive", "threshold")
         self.binary = rec.reset == "zero" or rec.max_spikes == 1

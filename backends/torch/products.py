@@ -1,20 +1,20 @@
 """How an integer Affine op forms its exact sums in one step: dense GEMM, gather, or int8 GEMM.
 
-All three give the same integers (integer sums are order-free; every carrier is proven exact by the
-value bounds, `exactness.py`); they differ only in cost. The rule (docs/equations/torch_exactness.md,
-"Sparse spikes"), deterministic given the data and the machine:
+All three give the same integers (integer sums are order-free; every carrier is proven exact by
+the value bounds, `exactness.py`); they differ only in cost. The rule
+(docs/equations/torch_exactness.md, "Sparse spikes"), deterministic given the data and the machine:
 
 * ``int8`` — int8 x int8 -> int32 GEMMs (``torch._int_mm``; oneDNN on AMX / AVX-VNNI) when the
   CPU has an int8 matrix engine (`int8_engine`), the op's input bounds lie in [-128, 127], its
   weights in int8 or within 256 consecutive values (one GEMM, plus an offset times the input's
   row sum) or in 15 bits (two GEMMs, on the byte pieces of the weights) and every partial sum
   stays below 2**31 (`int8_split`);
-* ``gather`` — a sum of the weight rows of the non-zero inputs (``embedding_bag``), when the step's
-  input density ``d`` (non-zeros / elements; for a non-negative input, Σx / elements, an upper
-  bound, one reduction) satisfies ``d * GATHER_PS < max(mac_ps, weight_ps / B) - NONZERO_PS /
-  n_out``, i.e. when the rows it adds cost less than the GEMM it replaces (its multiply-adds, or
-  for a small batch B reading its weights, whichever is more) plus the scan that finds the
-  inputs;
+* ``gather`` — a sum of the weight rows of the non-zero inputs (``embedding_bag``), when the
+  step's input density ``d`` (non-zeros / elements; for a non-negative input, Σx / elements, an
+  upper bound, one reduction) satisfies ``d * GATHER_PS < max(mac_ps, weight_ps / B) -
+  NONZERO_PS / n_out``, i.e. when the rows it adds cost less than the GEMM it replaces (its
+  multiply-adds, or for a small batch B reading its weights, whichever is more) plus the scan
+  that finds the inputs;
 * ``dense`` — the GEMM in the run's carrier otherwise, and always on CUDA (finding the non-zero
   inputs synchronizes with the host there; to be measured when a GPU is available).
 
