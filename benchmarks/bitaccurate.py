@@ -12,7 +12,13 @@ for bit on every run) and as the float NIR graph of the same weights (``norse.to
   Speck network with the same layer sizes is built here (the script says which it ran).
 * ``lif3x1024``: 1024 inputs -> 3 x (Linear 1024x1024 -> LIF), BitShiftLIF (generic target).
 
-Reports the ratios side by side; the goal is torch >= 20x event at batch 256 on CPU.
+Reports the ratios side by side, and the *dense-GEMM limit* of each graph measured in the same run:
+the samples/s of a float32 run that only does the graph's weight products (``F.linear`` /
+``F.conv2d`` on inputs of the same shapes, batch and T, nothing else) — what any simulator that
+multiplies dense float32 matrices at every step cannot beat. ``torch/limit`` is the torch
+backend's fraction of it (above 1: the torch backend skips work a dense GEMM does, or uses int8
+matrix units). Times are the best of ``--repeat`` runs after a warm-up at the same batch;
+``--clock cpu`` times the process's CPU time (fairer on a shared machine).
 """
 from __future__ import annotations
 
@@ -214,20 +220,59 @@ def lif3x1024(seed=0, n=1024):
 # ------------------------------------------------------------------------------------------------
 # runners
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter  # set by --clock
+
+
+def best_of(repeat, fn):
+    """(best seconds, first result) of ``repeat`` calls of ``fn() -> (seconds, result)``."""
+    runs = [fn() for _ in range(max(1, repeat))]
+    return min(r[0] for r in runs), runs[0][1]
+
+
 def time_event(program, x):
     from nirconv.backends.event import run
-    start = time.perf_counter()
+    start = clock()
     result = run(program, x)
-    return time.perf_counter() - start, result
+    return clock() - start, result
 
 
 def time_torch(program, x, device):
     from nirconv.backends.torch import run
     if device == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start = clock()
     result = run(program, x, device=device)
-    return time.perf_counter() - start, result
+    return clock() - start, result
+
+
+def time_gemm_limit(program, batch, steps, device):
+    """Seconds of the graph's weight products alone: float32 ``F.linear`` / ``F.conv2d`` of every
+    weight op on an input of its shape, ``steps`` times (the dense-GEMM limit)."""
+    import torch.nn.functional as F
+    from nirconv.equations.program import AffineOp as A, ConvOp as C
+    products = []
+    for op in program.ops:
+        if isinstance(op, (A, C)):
+            w = torch.as_tensor(np.asarray(op.weight), dtype=torch.float32, device=device)
+            x = torch.rand((batch, *op.in_shape), device=device)
+            if isinstance(op, A):
+                products.append(lambda x=x, w=w: F.linear(x, w))
+            else:
+                products.append(lambda x=x, w=w, o=op: F.conv2d(x, w, None, o.stride, o.padding,
+                                                                o.dilation, o.groups))
+    with torch.inference_mode():
+        for p in products:
+            p()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = clock()
+        for _ in range(steps):
+            for p in products:
+                p()
+        if device == "cuda":
+            torch.cuda.synchronize()
+    return clock() - start
 
 
 def norse_module(graph, device):
@@ -239,43 +284,49 @@ def time_norse(module, x, device):
     xs = torch.as_tensor(x, dtype=torch.float32, device=device)
     if device == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start = clock()
     with torch.no_grad():
         state = None
         for t in range(xs.shape[0]):
             _, state = module(xs[t], state)
     if device == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def measure(name, program, graph, inputs, batches, steps, device, skip_event_above):
+def measure(name, program, graph, inputs, batches, steps, device, skip_event_above, repeat):
     rng = np.random.default_rng(1)
     try:
         norse = norse_module(graph, device)
     except Exception as e:  # a peer that cannot load the graph is reported, not fatal
         print(f"  norse cannot run {name}: {type(e).__name__}: {e}")
         norse = None
-    x0 = inputs(1, 2, rng)
-    time_torch(program, x0, device)  # warm-up (allocator, kernels)
-    if norse is not None:
-        time_norse(norse, x0, device)
     rows = []
     for batch in batches:
         x = inputs(batch, steps, rng)
-        t_torch, r_torch = time_torch(program, x, device)
+        time_torch(program, x, device)  # warm-up at this batch (allocator, kernels, caches)
+        t_torch, r_torch = best_of(repeat, lambda: time_torch(program, x, device))
         t_event = r_event = None
         if batch <= skip_event_above:
-            t_event, r_event = time_event(program, x)
-        t_norse = time_norse(norse, x, device) if norse is not None else None
+            t_event, r_event = best_of(repeat, lambda: time_event(program, x))
+        t_norse = None
+        if norse is not None:
+            try:
+                time_norse(norse, x, device)
+                t_norse = min(time_norse(norse, x, device) for _ in range(max(1, repeat)))
+            except RuntimeError as e:  # a peer that cannot run the graph is reported
+                print(f"  norse cannot run {name}: {str(e)[:100]}")
+                norse = None
+        t_limit = min(time_gemm_limit(program, batch, steps, device)
+                      for _ in range(max(1, repeat)))
         exact = "n/a" if r_event is None else (
             "yes" if all(np.array_equal(r_torch.outputs[k], r_event.outputs[k])
                          for k in r_torch.outputs)
             and r_torch.spikes_per_node == r_event.spikes_per_node else "NO")
         spikes = sum(r_torch.spikes_per_node.values())
         rows.append(dict(net=name, batch=batch, event=t_event and batch / t_event,
-                         torch=batch / t_torch, norse=t_norse and batch / t_norse, exact=exact,
-                         spikes=spikes / batch))
+                         torch=batch / t_torch, norse=t_norse and batch / t_norse,
+                         limit=batch / t_limit, exact=exact, spikes=spikes / batch))
         print_row(rows[-1])
     return rows
 
@@ -285,21 +336,23 @@ def fmt(v, digits=1):
 
 
 HEADER = (f"{'graph':<24} {'batch':>5} {'event/s':>10} {'torch/s':>10} {'norse/s':>10} "
-          f"{'torch/event':>11} {'torch/norse':>11} {'bit-exact':>9} {'spikes/sample':>13}")
+          f"{'GEMM limit/s':>12} {'torch/event':>11} {'torch/norse':>11} {'torch/limit':>11} "
+          f"{'bit-exact':>9} {'spikes/sample':>13}")
 
 
 def print_row(r):
     ratio_e = r["torch"] / r["event"] if r["event"] else None
     ratio_n = r["torch"] / r["norse"] if r["norse"] else None
     print(f"{r['net']:<24} {r['batch']:>5} {fmt(r['event']):>10} {fmt(r['torch']):>10} "
-          f"{fmt(r['norse']):>10} {fmt(ratio_e, 2):>11} {fmt(ratio_n, 2):>11} {r['exact']:>9} "
+          f"{fmt(r['norse']):>10} {fmt(r['limit']):>12} {fmt(ratio_e, 2):>11} "
+          f"{fmt(ratio_n, 2):>11} {fmt(r['torch'] / r['limit'], 2):>11} {r['exact']:>9} "
           f"{fmt(r['spikes'], 0):>13}", flush=True)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--batches", default="1,32,256")
+    ap.add_argument("--batches", default="1,32,200,256")
     ap.add_argument("--timesteps", type=int, default=16)
     ap.add_argument("--nets", default="cnn,lif3x1024")
     ap.add_argument("--equivalent-cnn", action="store_true",
@@ -309,7 +362,12 @@ def main(argv=None):
                          "torch's own choice, which follows OMP_NUM_THREADS)")
     ap.add_argument("--skip-event-above", type=int, default=10 ** 9,
                     help="do not run the (slow) event backend above this batch size")
+    ap.add_argument("--repeat", type=int, default=2, help="best of this many runs")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="wall time, or the process's CPU time")
     args = ap.parse_args(argv)
+    global clock
+    clock = CLOCKS[args.clock]
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: torch sees no CUDA GPU")
     if args.threads is not None:
@@ -317,7 +375,8 @@ def main(argv=None):
     batches = [int(b) for b in args.batches.split(",")]
     print(f"torch {torch.__version__}, device {args.device}"
           f"{' (' + torch.cuda.get_device_name() + ')' if args.device == 'cuda' else ''}, "
-          f"threads {torch.get_num_threads()}, T = {args.timesteps}; samples per second")
+          f"threads {torch.get_num_threads()}, T = {args.timesteps}, {args.clock} clock, best of "
+          f"{args.repeat}; samples per second")
     nets = []
     for name in args.nets.split(","):
         if name == "cnn":
@@ -336,7 +395,8 @@ def main(argv=None):
     print(HEADER)
     rows = []
     for net in nets:
-        rows += measure(*net, batches, args.timesteps, args.device, args.skip_event_above)
+        rows += measure(*net, batches, args.timesteps, args.device, args.skip_event_above,
+                        args.repeat)
     return rows
 
 

@@ -7,14 +7,19 @@ A XyloAudio 2-shaped network (16 inputs, 1000 recurrent hidden neurons with fan-
 int8 weights, bit-shift decays), random input events (up to 15 per channel and step), T = 1000.
 xylosim runs one sample at a time (it is not batched): timed on --vendor-samples samples; ours runs
 --batch samples at once. Both outputs are compared on the samples xylosim ran (must be identical).
-Prints samples/s of each and the ratio side by side.
+Prints samples/s of each and the ratio side by side, the dense-GEMM limit (float32 products of the
+three weight matrices alone, same batch and T) and the run's peak memory (max RSS). ``--clock cpu``
+times the process's CPU time (fairer on a shared machine).
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 
 import numpy as np
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 REGIMES = {
@@ -48,6 +53,23 @@ def xylo_network(rng, n_in=16, n_hid=1000, n_out=8, fan_out=64, regime="typical"
                     weight_shift_rec=shifts[1], weight_shift_out=shifts[2], dt=1e-3)
 
 
+def gemm_limit(program, batch, steps, clock) -> float:
+    """Seconds of float32 products of the program's weight matrices alone, ``steps`` times."""
+    import torch
+
+    from nirconv.equations.program import AffineOp
+
+    ws = [torch.as_tensor(np.asarray(op.weight), dtype=torch.float32) for op in program.ops
+          if isinstance(op, AffineOp)]
+    xs = [torch.rand(batch, w.shape[1]) for w in ws]
+    with torch.inference_mode():
+        start = clock()
+        for _ in range(steps):
+            for x, w in zip(xs, ws):
+                torch.nn.functional.linear(x, w)
+        return clock() - start
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hidden", type=int, default=1000)
@@ -57,6 +79,8 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="wall time, or the process's CPU time")
     ap.add_argument("--regime", choices=sorted(REGIMES), default="typical",
                     help="unsaturated: ~0.07 hidden spikes/neuron/step, input sums mostly within "
                          "16 bits; typical: ~0.1, large input weights (shift 4) whose sums often "
@@ -77,17 +101,20 @@ def main():
     x = (rng.integers(1, 16, (args.steps, args.batch, 16))
          * (rng.random((args.steps, args.batch, 16)) < density)).astype(np.int64)
 
-    run(program, x[:20, :2], device=args.device)  # warm-up (kernel selection, allocations)
-    t0 = time.perf_counter()
+    clock = CLOCKS[args.clock]
+    run(program, x[:20], device=args.device)  # warm-up (kernel selection, caches, allocations)
+    t0 = clock()
     ours = run(program, x, device=args.device)
-    t_ours = time.perf_counter() - t0
+    t_ours = clock() - t0
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     out = np.asarray(ours.outputs["output"])
+    t_limit = gemm_limit(program, args.batch, args.steps, clock)
 
     sim = XyloSimLayer(spec)
     n_vendor = min(args.vendor_samples, args.batch)
-    t0 = time.perf_counter()
+    t0 = clock()
     vendor = sim.run(x[:, :n_vendor])
-    t_vendor = time.perf_counter() - t0
+    t_vendor = clock() - t0
     sim.evolve(x[:, 0])
     hidden = sim.hidden_spikes()
 
@@ -95,7 +122,7 @@ def main():
     ours_sps = args.batch / t_ours
     vendor_sps = n_vendor / t_vendor
     print(f"network 16-{args.hidden}-8, fan-out 64, T = {args.steps}, regime {args.regime}; "
-          f"device {args.device}, torch threads {args.threads}")
+          f"device {args.device}, torch threads {args.threads}, {args.clock} clock")
     print(f"activity: hidden spikes/neuron/step {hidden.mean():.3f}, max count in a step "
           f"{hidden.max()}, output spikes/sample {vendor.sum() / n_vendor:.1f}")
     print(f"| simulator | samples | seconds | samples/s |")
@@ -104,8 +131,11 @@ def main():
           f"{ours_sps:.1f} |")
     print(f"| xylosim 0.1.3 (one sample at a time) | {n_vendor} | {t_vendor:.2f} | "
           f"{vendor_sps:.1f} |")
-    print(f"ratio ours / xylosim: {ours_sps / vendor_sps:.1f}x   outputs identical on the "
-          f"{n_vendor} shared samples: {exact}")
+    print(f"| dense-GEMM limit (float32 products only, batch {args.batch}) | {args.batch} | "
+          f"{t_limit:.2f} | {args.batch / t_limit:.1f} |")
+    print(f"ratio ours / xylosim: {ours_sps / vendor_sps:.1f}x   ours / GEMM limit: "
+          f"{ours_sps * t_limit / args.batch:.2f}   outputs identical on the {n_vendor} shared "
+          f"samples: {exact}   peak memory (max RSS) {peak_gib:.2f} GiB")
     if not exact:
         raise SystemExit("MISMATCH between nirconv and xylosim")
 

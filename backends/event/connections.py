@@ -74,8 +74,17 @@ def affine_fan_out(op: AffineOp, dtype) -> FanOut:
     w = np.asarray(op.weight)
     n_out, n_in = w.shape
     indptr = np.arange(n_in + 1, dtype=np.int64) * n_out
-    data = np.ascontiguousarray(w.T, dtype=dtype).reshape(-1)  # row i: the fan-out of input i
+    data = transposed(w, dtype).reshape(-1)  # row i: the fan-out of input i
     return FanOut(n_in, n_out, indptr, None, data)
+
+
+def transposed(w: np.ndarray, dtype, rows: int = 64) -> np.ndarray:
+    """``w.T`` as a C-contiguous array of ``dtype``, copied a block of rows at a time (several
+    times faster than one strided copy of a large matrix: the blocks stay in cache)."""
+    out = np.empty((w.shape[1], w.shape[0]), dtype=dtype)
+    for first in range(0, w.shape[0], rows):
+        out[:, first:first + rows] = w[first:first + rows].T
+    return out
 
 
 def _as_2d(shape, kernel, stride, padding, dilation):

@@ -14,13 +14,13 @@ import numpy as np
 
 from nirconv.equations.limits import UNLIMITED, is_unlimited
 from nirconv.equations.neurons import Float32LIF, LoihiCubaLIF, NeuronFloat
-from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, NeuronOp,
-                                       OutputOp, PoolOp, Program)
+from nirconv.equations.program import (AffineOp, ConvOp, DelayOp, FlattenOp, InputOp, OutputOp,
+                                       PoolOp, Program)
 from nirconv.equations.result import SimResult
 from nirconv.equations.roles import op_is_spiking
 from nirconv.errors import BadInput
 
-from .kernels import NeuronKernel, Setup, WeightKernel, make_kernel
+from .kernels import NeuronKernel, Setup, make_kernel
 
 STREAMING_INPUTS = ("rate", "spikes")  # integer input encodings whose values are event counts
 

@@ -12,6 +12,7 @@ See docs/equations/torch_exactness.md.
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
@@ -28,9 +29,10 @@ from nirconv.errors import Unsupported
 
 from .exactness import matmul_dtype, weight_intervals
 from .integers import shift_int
+from .products import (FLOAT_GEMM_PS, FLOAT_WEIGHT_PS, INT8_GEMM_PS, INT8_WEIGHT_PS,
+                       gather_below, int8_engine, int8_product, int8_split, int8_tables)
 from .neurons import BitShiftState, Float32State, FloatState, LoihiState, SpeckState
 
-SPARSE_BELOW = 0.2  # integer Affine: inputs with at most this fraction non-zero go sparse
 _WEIGHTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -64,18 +66,52 @@ class Setup:
                                device=self.device)
 
     def weight(self, op, part: str, dtype) -> torch.Tensor:
-        """op.weight (``part`` "w"), its positive or negative part, as a device tensor; cached
-        per op, so repeated runs of one program do not convert the weights again."""
+        """op.weight (``part`` "w"), its positive or negative part ("pos", "neg") or both stacked
+        along the output axis ("pn": per group, the group's positive then negative channels, so
+        that a grouped convolution keeps its groups); a "T" suffix: the (n_in, n_out) table of
+        the rows a sparse product gathers. A device tensor, cached per op, so repeated runs of
+        one program do not convert the weights again."""
         per_op = _WEIGHTS.setdefault(op, {})
         key = (part, dtype, str(self.device))
         if key not in per_op:
-            w = np.asarray(op.weight)
-            base = part[:-1] if part.endswith("T") else part
-            w = {"w": w, "pos": np.maximum(w, 0), "neg": np.minimum(w, 0)}[base]
-            if part.endswith("T"):  # (n_in, n_out) rows, the table of a sparse product
-                w = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)
-            per_op[key] = self.tensor(w, dtype)
+            per_op[key] = self.tensor(weight_part(op, part), dtype)
         return per_op[key]
+
+    def int8_tables(self, op, part: str, split: str):
+        """The (n_in, n_out) table of ``part`` as int8 pieces and an offset
+        (`products.int8_tables`), cached like `weight`."""
+        per_op = _WEIGHTS.setdefault(op, {})
+        key = (part, "int8", split, str(self.device))
+        if key not in per_op:
+            pieces, offset = int8_tables(weight_part(op, part + "T"), split)
+            per_op[key] = ([(f, torch.as_tensor(t, device=self.device)) for f, t in pieces],
+                           offset)
+        return per_op[key]
+
+
+def weight_range(op) -> tuple[float, float]:
+    """(min, max) of op.weight, cached per op like the weight tensors."""
+    per_op = _WEIGHTS.setdefault(op, {})
+    if "range" not in per_op:
+        w = np.asarray(op.weight)
+        per_op["range"] = (float(w.min()), float(w.max()))
+    return per_op["range"]
+
+
+def weight_part(op, part: str) -> np.ndarray:
+    """The numpy array behind `Setup.weight`: "w", "pos", "neg" or "pn", "T" for the table."""
+    w = np.asarray(op.weight)
+    base = part[:-1] if part.endswith("T") else part
+    if base == "pn":  # both parts stacked along the output axis, per group (conv)
+        groups = int(getattr(op, "groups", 1))
+        parts = [p.reshape(groups, -1, *w.shape[1:])
+                 for p in (np.maximum(w, 0), np.minimum(w, 0))]
+        w = np.stack(parts, axis=1).reshape(2 * w.shape[0], *w.shape[1:])
+    else:
+        w = {"w": w, "pos": np.maximum(w, 0), "neg": np.minimum(w, 0)}[base]
+    if part.endswith("T"):  # (n_in, n_out) rows, the table of a sparse product
+        w = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)
+    return w
 
 
 class Kernel:
@@ -98,27 +134,35 @@ class WeightKernel(Kernel):
     def __init__(self, op, setup):
         super().__init__(op, setup)
         self.shift = int(op.shift)
+        self.bias = None if op.bias is None else setup.tensor(op.bias)
+        self.paths: Counter = Counter()  # steps per product path ("dense", "gather", "int8")
         if setup.integer:
-            lo, hi = setup.input_bounds[op.name]
-            _, _, self.acc_bound = weight_intervals(op, lo, hi)
+            self.in_lo, self.in_hi = setup.input_bounds[op.name]
+            _, _, self.acc_bound = weight_intervals(op, self.in_lo, self.in_hi)
             self.cdtype = matmul_dtype(self.acc_bound, setup.device, op.name, setup.source)
             self.w = setup.weight(op, "w", self.cdtype)
-            self.bias = None if op.bias is None else setup.tensor(op.bias)
         else:
             self.w = setup.weight(op, "w", setup.fdtype)
-            self.bias = None if op.bias is None else setup.tensor(op.bias)
-
-    @property
-    def w_int(self):
-        return self.setup.weight(self.op, "w", torch.int64)
 
     def product(self, x, w) -> torch.Tensor:
         raise NotImplementedError
 
-    def exact(self, x: torch.Tensor, part: str = "w") -> torch.Tensor:
-        """The product with op.weight ("w") or its positive/negative part, exact, as integers."""
+    def exact(self, x: torch.Tensor, part: str = "w", shift: int = 0) -> torch.Tensor:
+        """The product with op.weight ("w"), its positive or negative part ("pos", "neg") or both
+        stacked along the output axis ("pn"), times 2**shift (shift >= 0), exact, as integers in
+        the carrier."""
+        self.paths["dense"] += 1
         w = self.w if part == "w" else self.setup.weight(self.op, part, self.cdtype)
-        return self.product(x.to(self.cdtype), w).to(self.setup.vdtype)
+        return self.to_carrier(self.product(x.to(self.cdtype), w), shift)
+
+    def to_carrier(self, y: torch.Tensor, shift: int) -> torch.Tensor:
+        """``y * 2**shift`` (shift >= 0) in the carrier, in one pass where the types allow."""
+        vdtype = self.setup.vdtype
+        if shift and vdtype.is_floating_point:  # an exact integer times a power of two
+            scaled = torch.mul(y, float(1 << shift))
+            return scaled if scaled.dtype == vdtype else scaled.to(vdtype)
+        y = y.to(vdtype)
+        return y.mul_(1 << shift) if shift else y
 
     def step(self, x, t):
         x = x.reshape(x.shape[0], *self.op.in_shape)
@@ -135,55 +179,78 @@ class WeightKernel(Kernel):
     def _bias_view(self, b):
         return b.reshape(b.shape[0], *([1] * (len(self.op.out_shape) - 1)))
 
-    # --- the ordered (per-event saturating) path of BitShiftLIF -----------------------------
+    # --- the ordered (per-event saturating) path of BitShiftLIF: `ordered.accumulate` -------
     def signed_parts(self, x: torch.Tensor):
         """(P, N): per output, the sums of positive and of negative contributions (x 2**shift)."""
         x = x.reshape(x.shape[0], *self.op.in_shape)
-        if bool((x < 0).any()):
+        if self.in_lo < 0 and bool((x < 0).any()):
             xp, xn = x.clamp(min=0), x.clamp(max=0)
-            pos = self.exact(xp, "pos") + self.exact(xn, "neg")
-            neg = self.exact(xp, "neg") + self.exact(xn, "pos")
-        else:  # spike counts: the positive part comes from the positive weights only
-            pos, neg = self.exact(x, "pos"), self.exact(x, "neg")
-        return shift_int(pos, self.shift), shift_int(neg, self.shift)
-
-    def contributions(self, x: torch.Tensor, b: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """(P, J) per-event contributions w_kj * x_bj * 2**shift to flat output k of sample b,
-        presynaptic index j ascending."""
-        raise NotImplementedError
+            pos = self.exact(xp, "pos", self.shift) + self.exact(xn, "neg", self.shift)
+            neg = self.exact(xp, "neg", self.shift) + self.exact(xn, "pos", self.shift)
+            return pos, neg
+        # spike counts: the positive part comes from the positive weights only
+        both = self.exact(x, "pn", self.shift)  # (B, groups, 2, per group, ...) along axis 1
+        groups = int(getattr(self.op, "groups", 1))
+        both = both.reshape(both.shape[0], groups, 2, -1)
+        return tuple(both[:, :, i].reshape(both.shape[0], *self.op.out_shape) for i in (0, 1))
 
 
 class AffineKernel(WeightKernel):
-    """Dense GEMM; in integer mode a sparse input (spikes) takes an embedding-bag sum over its
-    non-zero entries instead: the same exact integer sum, at a cost proportional to the events."""
+    """Integer mode: per step the cheapest exact product (`products.py`): a GEMM in the carrier,
+    an int8 GEMM, or, for a sparse input (spikes), an embedding-bag sum of the weight rows of its
+    non-zero entries (cost proportional to the events)."""
+
+    def __init__(self, op, setup):
+        super().__init__(op, setup)
+        self.int8 = None  # how int8 GEMMs compute the product (`products.int8_split`)
+        if setup.integer:
+            if setup.device.type == "cpu" and np.size(op.weight) > 0 and int8_engine():
+                self.int8 = int8_split(*weight_range(op), self.in_lo, self.in_hi,
+                                       op.in_shape[0], self.acc_bound)
+            pieces = 2 if self.int8 == "bytes" else 1
+            self.gemm_ps = ((FLOAT_GEMM_PS, FLOAT_WEIGHT_PS) if self.int8 is None
+                            else (INT8_GEMM_PS * pieces, INT8_WEIGHT_PS * pieces))
+            self.gather_ok = setup.device.type == "cpu" and self.cdtype != torch.int64
 
     def product(self, x, w):
         return x.reshape(x.shape[0], -1) @ w.T
 
-    def exact(self, x, part="w"):
+    def exact(self, x, part="w", shift=0):
         x2 = x.reshape(x.shape[0], -1)
-        if self.cdtype != torch.int64 and x2.numel():
-            nz = x2.bool().nonzero()  # faster on the CPU than nonzero of the numbers
-            if nz.shape[0] <= SPARSE_BELOW * x2.numel():
-                return self._sparse(x2, nz, part)
-        return super().exact(x2, part)
+        path = self.choose(x2)
+        if path == "gather":
+            self.paths[path] += 1
+            return self.to_carrier(self._gather(x2, part), shift)
+        if path == "int8":
+            self.paths[path] += 1
+            tables, offset = self.setup.int8_tables(self.op, part, self.int8)
+            return self.to_carrier(int8_product(x2, tables, offset), shift)
+        return super().exact(x2, part, shift)
 
-    def _sparse(self, x2, nz, part):
-        n_out = self.op.out_shape[0]
+    def choose(self, x2) -> str:
+        """"gather" when this step's input density is below `gather_below`, else "int8" or
+        "dense" (docs/equations/torch_exactness.md, "Sparse spikes")."""
+        gemm = "dense" if self.int8 is None else "int8"
+        below = (gather_below(*self.gemm_ps, self.op.out_shape[0], x2.shape[0])
+                 if self.gather_ok else 0.0)
+        if below <= 0 or x2.numel() == 0:
+            return gemm
+        # spike counts (non-negative): Σx >= the number of non-zeros, in one reduction
+        events = float(x2.sum()) if self.in_lo >= 0 else float(torch.count_nonzero(x2))
+        return "gather" if events < below * x2.numel() else gemm
+
+    def _gather(self, x2, part):
+        n_out = self.op.out_shape[0] * (2 if part == "pn" else 1)
+        nz = x2.bool().nonzero()  # faster on the CPU than nonzero of the numbers
         if nz.shape[0] == 0:
-            return torch.zeros((x2.shape[0], n_out), dtype=self.setup.vdtype, device=x2.device)
+            return torch.zeros((x2.shape[0], n_out), dtype=self.cdtype, device=x2.device)
         b, j = nz[:, 0], nz[:, 1]
         per_sample = torch.bincount(b, minlength=x2.shape[0])
         offsets = torch.cumsum(per_sample, 0) - per_sample
         table = self.setup.weight(self.op, part + "T", self.cdtype)
-        lo, hi = self.setup.input_bounds[self.op.name]
-        counts = None if 0 <= lo and hi <= 1 else x2[b, j].to(self.cdtype)  # 0/1: no weights
-        y = F.embedding_bag(j, table, offsets, mode="sum", per_sample_weights=counts)
-        return y.to(self.setup.vdtype)
-
-    def contributions(self, x, b, k):
-        x = x.reshape(x.shape[0], -1)
-        return shift_int(self.w_int[k] * x[b].to(torch.int64), self.shift)
+        binary = 0 <= self.in_lo and self.in_hi <= 1
+        counts = None if binary else x2[b, j].to(self.cdtype)  # 0/1 inputs need no weights
+        return F.embedding_bag(j, table, offsets, mode="sum", per_sample_weights=counts)
 
 
 class ConvKernel(WeightKernel):
@@ -198,24 +265,6 @@ class ConvKernel(WeightKernel):
     def product(self, x, w):
         o = self.op
         return self.fn(x, w, None, o.stride, o.padding, o.dilation, o.groups)
-
-    def contributions(self, x, b, k):
-        o = self.op
-        x = x.reshape(x.shape[0], *o.in_shape)
-        as2d = (lambda v: (1, *v)) if self.nd == 1 else tuple
-        xs = x.unsqueeze(2) if self.nd == 1 else x
-        cols = F.unfold(xs.to(torch.float64), kernel_size=as2d(o.weight.shape[2:]),
-                        dilation=as2d(o.dilation), padding=(0, *o.padding) if self.nd == 1
-                        else o.padding, stride=as2d(o.stride)).to(torch.int64)
-        c_out = o.out_shape[0]
-        positions = int(np.prod(o.out_shape[1:]))
-        co, pos = k // positions, k % positions
-        per_group = int(np.prod(o.weight.shape[1:]))
-        group = co // (c_out // o.groups)
-        rows = group[:, None] * per_group + torch.arange(per_group, device=k.device)[None, :]
-        patch = cols[b[:, None], rows, pos[:, None]]
-        w = self.w_int.reshape(c_out, -1)[co]
-        return shift_int(w * patch, self.shift)
 
 
 class InputKernel(Kernel):

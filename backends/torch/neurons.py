@@ -10,14 +10,16 @@ See docs/equations/torch_exactness.md.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import torch
 
 from nirconv.equations.limits import is_unlimited
 from nirconv.errors import Unsupported
 
-from .integers import at_least, shift_int
-from .ordered import PAIR_CHUNK_ELEMENTS, ordered_sum
+from .integers import at_least
+from .ordered import accumulate
 
 
 class State:
@@ -122,7 +124,8 @@ class SpeckState(State):
     def __init__(self, op, setup):
         super().__init__(op, setup)
         rec = self.rec
-        self.th, self.bias, self.v_init = self.p(rec.threshold), self.p(rec.bias), self.p(rec.v_init)
+        self.th, self.bias = self.p(rec.threshold), self.p(rec.bias)
+        self.v_init = self.p(rec.v_init)
         if bool((self.th <= 0).any()):
             raise self.unsupported("Speck thresholds must be positive", "threshold")
         self.binary = rec.reset == "zero" or rec.max_spikes == 1
@@ -177,6 +180,7 @@ class BitShiftState(State):
         self.dash_mem = None if rec.dash_mem is None else self._dash(rec.dash_mem)
         self.dash_syn = None if rec.dash_syn is None else self._dash(rec.dash_syn)
         self.ordered = rec.accumulate == "ordered"
+        self.stats: Counter = Counter()  # ordered: (sample, neuron) pairs per class, `accumulate`
         self.has_bias = bool(np.any(np.asarray(rec.bias) != 0))
         if self.spiking:
             self.positive = bool((self.th > 0).all())
@@ -218,39 +222,14 @@ class BitShiftState(State):
         isyn = self.isyn if self.dash_syn is not None else torch.zeros_like(self.isyn)
         for kind, *payload in events:
             if kind == "weight":
-                isyn = self.accumulate_weight_op(isyn, *payload)
+                kernel, x = payload
+                if kernel.shift < 0:
+                    raise self.unsupported("ordered accumulation needs shift >= 0 "
+                                           "(w_eff = w << shift)", "shift")
+                isyn = accumulate(isyn, kernel, x, self.lo, self.hi, self.stats)
             else:
                 isyn = self.sat(isyn + payload[0].reshape(isyn.shape))
         return self.finish(isyn)
-
-    def accumulate_weight_op(self, isyn, kernel, x):
-        if kernel.shift < 0:
-            raise self.unsupported("ordered accumulation needs shift >= 0 (w_eff = w << shift)",
-                                   "shift")
-        pos, neg = (part.reshape(isyn.shape) for part in kernel.signed_parts(x))
-        safe = (isyn + pos <= self.hi) & (isyn + neg >= self.lo)
-        out = isyn + pos + neg
-        if not bool(safe.all()):
-            out = self.ordered_exact(out, isyn, ~safe, kernel, x)
-        if kernel.bias is not None:  # the weight op's bias: one more event after its inputs
-            bias = shift_int(kernel.bias, kernel.shift).reshape(kernel.bias.shape[0],
-                                                         *([1] * (len(kernel.op.out_shape) - 1)))
-            out = self.sat(out + bias.expand(*kernel.op.out_shape).reshape(isyn.shape[1:]))
-        return out
-
-    def ordered_exact(self, out, isyn, unsafe, kernel, x):
-        flat_unsafe = unsafe.reshape(unsafe.shape[0], -1)
-        b, k = flat_unsafe.nonzero(as_tuple=True)
-        flat_out = out.reshape(out.shape[0], -1).clone()
-        flat_in = isyn.reshape(isyn.shape[0], -1)
-        fan_in = int(np.prod(kernel.op.weight.shape[1:])) or 1
-        chunk = max(1, PAIR_CHUNK_ELEMENTS // fan_in)
-        for start in range(0, b.numel(), chunk):
-            bb, kk = b[start:start + chunk], k[start:start + chunk]
-            events = kernel.contributions(x, bb, kk)
-            flat_out[bb, kk] = ordered_sum(flat_in[bb, kk].to(torch.int64), events, self.lo,
-                                           self.hi).to(flat_out.dtype)
-        return flat_out.reshape(out.shape)
 
     def finish(self, isyn):
         if self.dash_syn is not None:
@@ -285,7 +264,7 @@ class BitShiftState(State):
             v.masked_fill_(count.bool(), 0)
             return count
         count = self.spike_count(v, self.cap)
-        v.sub_(torch.mul(count, self.th, out=buf))
+        v.addcmul_(count, self.th, value=-1)  # v - count * th: exact integers, one pass
         return count
 
     @staticmethod

@@ -213,6 +213,8 @@ class Loop:
         kernel = self.plan.kernels[op.name]
         if op.name in self.plan.ordered:
             return kernel.step_events(self.events(op, kernel, t), t)
+        if isinstance(kernel, InputKernel):
+            return kernel.step(None, t)
         x = self.summed_input(op, t)
         if op.name in self.plan.in_len:
             self.history.store(op.name, t, x, inputs=True)

@@ -4,7 +4,8 @@
 family (or ``"float"``) and one topology; every op kind appears in some topology, and every switch
 of every neuron record is drawn. Parameters are chosen to hit the corner cases on purpose: 16-bit
 saturation and per-event order in Xylo's accumulation (large shifted weights), Loihi's 24-bit wrap
-of ``u`` (du = 0, large weights), multi-spike counts (Speck, Xylo), clipping at ``v_min``/``v_max``.
+of ``u`` (du = 0, large weights), multi-spike counts (Speck, Xylo), clipping at ``v_min``/``v_max``,
+sparse inputs (3 % activity: the torch backend's gather path).
 
 `cases(families, topologies)` is the hypothesis strategy: it draws the family, the topology and a
 seed; the arrays come from ``numpy.random.default_rng(seed)`` so a failure is reproducible from the
@@ -146,7 +147,13 @@ def bias(rng, family, n):
 
 
 def data(rng, family, steps, batch, shape):
-    shape = (steps, batch, *shape)
+    x = _dense_data(rng, family, (steps, batch, *shape))
+    if family != "float" and _maybe(rng, 0.3):  # sparse activity: the gather paths
+        x = x * (rng.random(x.shape) < 0.03)
+    return x
+
+
+def _dense_data(rng, family, shape):
     if family == "float":
         return rng.normal(0.3, 1.0, shape)
     if family == "loihi2":

@@ -104,6 +104,33 @@ def test_bit_exact_at_a_larger_batch(family):
             assert_same_int(case, "cpu")
 
 
+PATHS = {  # (module attribute, value) pairs that force one speed path of the torch backend
+    "gather": [("kernels", "gather_below", lambda *costs: 2.0)],
+    "no-gather-no-int8": [("kernels", "gather_below", lambda *costs: 0.0),
+                          ("kernels", "int8_engine", lambda: False)],
+    "int8": [("kernels", "gather_below", lambda *costs: 0.0)],
+    "event-rounds": [("ordered", "ROUNDS_FROM", 0), ("ordered", "PAIR_CHUNK_ELEMENTS", 64)],
+    "clamp-tree": [("ordered", "ROUNDS_FROM", 10 ** 9)],
+}
+
+
+@needs_event
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("family", ["xylo", "generic", "speck"])
+def test_every_speed_path_is_bit_exact(family, path, monkeypatch):
+    """Each product path (gather, int8 GEMM where the CPU has one, dense) and each exact path of
+    Xylo's ordered accumulation (event rounds in small chunks, clamp tree), forced on random
+    programs with saturation and sparse inputs."""
+    import nirconv.backends.torch.kernels as kernels
+    import nirconv.backends.torch.ordered as ordered
+    modules = {"kernels": kernels, "ordered": ordered}
+    for module, name, value in PATHS[path]:
+        monkeypatch.setattr(modules[module], name, value)
+    for seed in range(3):
+        for topology in S.TOPOLOGIES:
+            assert_same_int(S.random_case(seed, family, topology, steps=8, batch=6), "cpu")
+
+
 # --- a few through the real lowering: NIR graph -> Program ----------------------------------
 
 def _nir_float_graphs():

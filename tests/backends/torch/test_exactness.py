@@ -129,6 +129,7 @@ def test_flags_are_exact_inside_and_restored_after(monkeypatch):
         return original(self, x, w)
 
     monkeypatch.setattr(K.AffineKernel, "product", spy)
+    monkeypatch.setattr(K, "int8_engine", lambda: False)  # the float GEMM, whose flags these are
     try:
         run(affine_program([[1, 2]]), np.ones((2, 1, 2), dtype=np.int64))
         assert seen == dict(cudnn=False, cublas=False, deterministic=True, precision="highest")
