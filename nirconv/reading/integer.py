@@ -24,9 +24,10 @@ import numpy as np
 
 from ..equations.limits import UNLIMITED, as_limit
 from ..equations.neurons import BitShiftLIF, Float32LIF, LoihiCubaLIF, SpeckIAF
-from ..equations.program import AffineOp, ConvOp, Edge, NeuronOp
+from ..equations import structure as structure_rules
+from ..equations.program import AffineOp, ConvOp
 from ..equations.records import Deployment, InputEncoding
-from ..errors import BadInput, Unsupported
+from ..errors import BadInput, NirconvError, Unsupported
 
 SPIKING = (nir.IF, nir.LIF, nir.CubaLIF)
 
@@ -229,86 +230,10 @@ def _integer_weights(program):
     return ops
 
 
-def _replace_inputs(op, inputs):
-    return dataclasses.replace(op, inputs=tuple(inputs))
-
-
-def _loihi_rules(ops, program):
-    by_name = {o.name: o for o in ops}
-    out = []
-    for op in ops:
-        if isinstance(op, NeuronOp) and isinstance(op.neuron, LoihiCubaLIF):
-            edges = []
-            for e in op.inputs:
-                src = by_name[e.src]
-                if isinstance(src, WEIGHT_OPS):
-                    if src.bias is not None and np.any(src.bias != 0):
-                        raise BadInput("a weight layer feeding a Loihi neuron has no bias (it is "
-                                       "the neuron's bias_mant)", file=program.source,
-                                       node=src.name, field="bias")
-                    e = Edge(e.src, max(e.delay, 1))
-                edges.append(e)
-            op = _replace_inputs(op, edges)
-        out.append(op)
-    return out
-
-
-def _xylo_rules(ops, program):
-    neurons = {o.name for o in ops if isinstance(o, NeuronOp)}
-    consumers: dict = {}
-    for o in ops:
-        for e in o.inputs:
-            consumers.setdefault(e.src, []).append((o.name, e.delay))
-    out = []
-    for op in ops:
-        if isinstance(op, WEIGHT_OPS):
-            # hidden spikes reach recurrent/readout weights one step later (xylosim evolve);
-            # a recurrent path already delayed on its back edge keeps its single step.
-            delayed_after = any(d >= 1 for _, d in consumers.get(op.name, []))
-            op = _replace_inputs(op, [Edge(e.src, 1) if e.src in neurons and e.delay == 0
-                                      and not delayed_after else e for e in op.inputs])
-        out.append(op)
-    by_name = {o.name: o for o in out}
-    final = []
-    for op in out:
-        if isinstance(op, NeuronOp):
-            def rank(e):
-                src = by_name[e.src]
-                from_input = not any(x.src in neurons for x in getattr(src, "inputs", ()))
-                return 0 if from_input else 1
-            op = _replace_inputs(op, sorted(op.inputs, key=rank))
-        final.append(op)
-    return final
-
-
-def _spinnaker2_rules(ops, program):
-    in_max = _largest_input(program.encoding)
-    for op in ops:
-        if isinstance(op, WEIGHT_OPS):
-            w = np.abs(op.weight).reshape(op.weight.shape[0], -1)
-            bound = float(np.max(w.sum(axis=1))) * max(in_max, 1) if w.size else 0.0
-            if bound >= 2 ** 24:
-                raise BadInput(f"|sum of w*s| can reach {bound:.0f} >= 2**24: not exact in "
-                               "float32", file=program.source, node=op.name, field="weight")
-    return ops
-
-
-def _largest_input(encoding: InputEncoding) -> int:
-    """The largest input value per step: ``max_events`` (rate, default 1), ``2**(bits - 1)``
-    (current, default 8 bits) or one spike."""
-    if encoding.kind == "rate":
-        return int(encoding.max_events or 1)
-    if encoding.kind == "current":
-        return 1 << ((encoding.bits or 8) - 1)
-    return 1
-
-
-FAMILY_RULES = {"loihi2": _loihi_rules, "xylo": _xylo_rules, "spinnaker2": _spinnaker2_rules}
-
-
 def finish_integer_program(program):
-    ops = _integer_weights(program)
-    rule = FAMILY_RULES.get(program.family)
-    if rule is not None:
-        ops = rule(ops, program)
-    return dataclasses.replace(program, ops=tuple(ops))
+    """Integer weights checked, then the family's structural rules (``equations/structure.py``)."""
+    program = dataclasses.replace(program, ops=tuple(_integer_weights(program)))
+    try:
+        return structure_rules.apply(program)
+    except NirconvError as e:
+        raise e.at(file=program.source) from None

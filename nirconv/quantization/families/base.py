@@ -5,6 +5,7 @@ from typing import Optional
 
 import numpy as np
 
+from ...equations import structure as structure_rules
 from ...equations.program import Program
 from ...equations.records import TargetWarning
 from ...errors import NirconvError
@@ -35,8 +36,10 @@ class Family:
 
     def structure(self, program: Program) -> Program:
         """The integer program with the family's structural rules applied (edge delays, the
-        order of a neuron's inputs); a rule the program cannot meet raises Unsupported."""
-        return program
+        order of a neuron's inputs; written once in ``nirconv/equations/structure.py``, which the
+        reading of deployed files applies too); a rule the program cannot meet raises
+        Unsupported."""
+        return structure_rules.apply(program)
 
     def structure_holds(self, program: Program) -> Optional[str]:
         """None when the structural rules hold (applying them again changes no edge), else why

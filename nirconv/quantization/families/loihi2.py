@@ -4,23 +4,20 @@ Decays are 12-bit fractions of ``LoihiCubaLIF.ONE``; the weighted sum enters the
 ``a_in << A_IN_SHIFT`` and the threshold is compared as ``vth << A_IN_SHIFT``; every neuron bias is
 ``bias_mant << state.bias_exp`` with a ``state.bias_bits`` mantissa. Loihi 2 neurons start at 0
 (``v_init`` dropped, a warning) and reset to 0. Structure: lava's Dense delivers one step later
-(every edge weight op -> neuron has delay 1), and a weight op feeding a neuron has no bias.
+(every edge weight op -> neuron has delay 1), and a weight op feeding a neuron has no bias
+(``nirconv/equations/structure.py``).
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...equations.neurons import LoihiCubaLIF
-from ...equations.program import AffineOp, ConvOp, Edge, NeuronOp, Program
-from ...errors import Unsupported
 from ..numbers import full, threshold_int
 from .base import Family, note
 
 ONE = LoihiCubaLIF.ONE
-WEIGHT_OPS = (AffineOp, ConvOp)
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,27 +76,6 @@ class Loihi2(Family):
         return LoihiCubaLIF(shape=shape, du=full(d.du, shape, np.int64),
                             dv=full(d.dv, shape, np.int64), vth=vth, bias_mant=mant,
                             bias_exp=np.full(shape, exp, dtype=np.int64)), notes
-
-    def structure(self, program: Program) -> Program:
-        by_name = {o.name: o for o in program.ops}
-        ops = []
-        for op in program.ops:
-            if isinstance(op, NeuronOp) and isinstance(op.neuron, LoihiCubaLIF):
-                op = dataclasses.replace(op, inputs=tuple(_dense_edge(e, by_name)
-                                                          for e in op.inputs))
-            ops.append(op)
-        return dataclasses.replace(program, ops=tuple(ops))
-
-
-def _dense_edge(e: Edge, by_name: dict) -> Edge:
-    """lava's Dense delivers one step later; its bias is the neuron's."""
-    src = by_name[e.src]
-    if not isinstance(src, WEIGHT_OPS):
-        return e
-    if src.bias is not None and (np.asarray(src.bias) != 0).any():
-        raise Unsupported("a weight layer feeding a Loihi neuron has no bias (it is the neuron's "
-                          "bias_mant)", node=src.name, field="bias")
-    return Edge(e.src, max(e.delay, 1))
 
 
 FAMILY = Loihi2()

@@ -15,13 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...equations.neurons import Float32LIF
-from ...equations.program import AffineOp, ConvOp, Program
 from ...errors import Unsupported
 from ..numbers import full
 from .base import Family, note
 
-WEIGHT_OPS = (AffineOp, ConvOp)
-EXACT = 2 ** (np.finfo(np.float32).nmant + 1)  # float32 holds every integer below 2**24
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,26 +56,6 @@ class SpiNNaker2(Family):
                           v_reset=(full(r.v_reset, shape) / plan.theta).astype(np.float32),
                           weight_scale=float(np.float32(plan.weight_scale)),
                           reset=plan.reset), notes
-
-    def structure(self, program: Program) -> Program:
-        events = _largest_input(program.encoding)
-        for op in program.ops:
-            if isinstance(op, WEIGHT_OPS) and op.weight.size:
-                w = np.abs(op.weight).reshape(op.weight.shape[0], -1)
-                bound = float(np.max(w.sum(axis=1))) * max(events, 1)
-                if bound >= EXACT:
-                    raise Unsupported(f"|sum of w*s| can reach {bound:.0f} >= 2**24: not exact "
-                                      "in float32", node=op.name, field="weight")
-        return program
-
-
-def _largest_input(encoding) -> int:
-    """The largest input value per channel and step the encoding delivers."""
-    if encoding.kind == "rate":
-        return int(encoding.max_events or 1)
-    if encoding.kind == "current" and encoding.bits:
-        return 1 << (int(encoding.bits) - 1)
-    return 1
 
 
 FAMILY = SpiNNaker2()
