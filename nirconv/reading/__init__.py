@@ -24,6 +24,7 @@ from . import dialects
 from ..equations.program import AffineOp, ConvOp, Edge, InputOp, NeuronOp, Program
 from ..errors import BadInput, NirconvError, Unsupported
 from ..nir_io.limits import check_shape
+from .cache import cached
 from .float_view import DEPLOYED, weights_view
 from .ops import BUILDERS, Ctx, neuron_shape, positive_threshold
 from .records import (calibrated_timesteps, deployment, float_view_encoding, input_encoding,
@@ -218,16 +219,24 @@ def _arriving_shape(name, inputs, ops, source):
 def to_program(obj, *, mode: str = "auto", dialect: str = "auto", dt: Optional[float] = None,
                reset: Optional[str] = None, source: Optional[str] = None) -> Program:
     """A Program from a path to a .nir file, a ``nir.NIRGraph`` or a Program (returned as is).
+    An in-memory graph's lowering is kept while the graph is unchanged (``reading/cache.py``).
 
     A graph's ``metadata.dialect`` (``nirconv.load(path, dialect=...)`` records it) is the dialect
     ``auto`` means. ``source`` names an in-memory graph in messages (a path names itself). Every
     failure is a `NirconvError` naming the file, node and field."""
     if isinstance(obj, Program):
         return obj
+    in_memory = isinstance(obj, nir.NIRGraph)
     graph, source = _graph(obj, source, dialect)
     if dialect == "auto":
         dialect = str((graph.metadata or {}).get("dialect", "auto"))
-    return lower(graph, mode=mode, dialect=dialect, dt=dt, reset=reset, source=source)
+
+    def build() -> Program:
+        return lower(graph, mode=mode, dialect=dialect, dt=dt, reset=reset, source=source)
+
+    if not in_memory:
+        return build()
+    return cached(graph, (mode, dialect, dt, reset, source), build)  # reading/cache.py
 
 
 def float_view(obj, *, source: Optional[str] = None) -> Program:
