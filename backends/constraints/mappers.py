@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 
+from nirconv.equations.limits import UNLIMITED
 from nirconv.equations.program import ConvOp
 
 from .net import Net, stored_weights, synapses
 from .report import Violation
 
-INF = math.inf
 
 
 def _clog2(x: int) -> int:
@@ -23,10 +23,6 @@ def _totals(net: Net) -> dict:
     return {"neurons": sum(net.size(n) for n in net.names("neuron")),
             "synapses": sum(synapses(net.ops[w]) for w in net.names("weight")),
             "weights": sum(stored_weights(net.ops[w]) for w in net.names("weight"))}
-
-
-def _avail(x):
-    return None if x == INF else x
 
 
 # ------------------------------------------------------------------ Speck: one layer per core
@@ -131,7 +127,7 @@ def layer_per_core(net: Net, t):
 
 def _destinations(net: Net, t):
     limit = t["cores.destinations_per_core"]
-    if limit == INF:
+    if limit == UNLIMITED:
         return []
     out = []
     for n in net.names("neuron"):
@@ -166,10 +162,10 @@ def packed(net: Net, t):
     for n in net.names("neuron"):
         size = net.size(n)
         shared, per = _population_memory(net, t, n)
-        fit = npc if mem == INF else min(npc, math.floor((mem - shared) / per) if per else npc)
+        fit = npc if mem == UNLIMITED else min(npc, math.floor((mem - shared) / per) if per else npc)
         if fit < 1:
             violations.append(Violation(n, "memory_per_core", int(math.ceil(shared + per)),
-                                        _avail(mem), "one neuron with its synapses exceeds the "
+                                        mem, "one neuron with its synapses exceeds the "
                                                      "memory of a core (memory model)"))
             continue
         cores = math.ceil(size / fit)
@@ -179,9 +175,9 @@ def packed(net: Net, t):
     if used > count:
         violations.append(Violation("(network)", "cores", used, count,
                                     "more cores needed than the chip has"))
-    resources = {"cores_used": used, "cores_available": _avail(count), **_totals(net),
-                 "neurons_per_core_available": _avail(npc),
-                 "memory_bytes_per_core_available": _avail(mem), "mapping": mapping}
+    resources = {"cores_used": used, "cores_available": count, **_totals(net),
+                 "neurons_per_core_available": npc,
+                 "memory_bytes_per_core_available": mem, "mapping": mapping}
     return violations, resources
 
 
@@ -215,18 +211,18 @@ def populations(net: Net, t):
                                     t["io.input_channels_max"], "input channels"))
     hidden = sum(net.size(n) for n in net.names("neuron") if n not in outputs)
     readout = sum(net.size(n) for n in outputs)
-    resources = {"cores_used": 1, "cores_available": _avail(t["cores.count"]), **_totals(net),
-                 "hidden_neurons": hidden, "hidden_neurons_available": _avail(t["neurons.hidden_max"]),
+    resources = {"cores_used": 1, "cores_available": t["cores.count"], **_totals(net),
+                 "hidden_neurons": hidden, "hidden_neurons_available": t["neurons.hidden_max"],
                  "output_neurons": readout,
-                 "output_neurons_available": _avail(t["neurons.output_max"]),
-                 "inputs": n_in, "inputs_available": _avail(t["io.input_channels_max"]),
+                 "output_neurons_available": t["neurons.output_max"],
+                 "inputs": n_in, "inputs_available": t["io.input_channels_max"],
                  "recurrent_weights": sum(stored_weights(net.ops[w]) for w in net.recurrent_weights()),
-                 "recurrent_weights_available": _avail(t["layers.recurrent_weights_max"])}
+                 "recurrent_weights_available": t["layers.recurrent_weights_max"]}
     return violations, resources
 
 
 def unlimited(net: Net, t):
-    return [], {"cores_used": 0, "cores_available": None, **_totals(net)}
+    return [], {"cores_used": 0, "cores_available": UNLIMITED, **_totals(net)}
 
 
 MAPPERS = {"layer_per_core": layer_per_core, "packed": packed, "populations": populations,

@@ -4,17 +4,16 @@
 those of ``nirconv/equations/roles.py``."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
+from nirconv.equations.limits import UNLIMITED
 from nirconv.equations.program import ConvOp, PoolOp
 from nirconv.equations.roles import SPIKING_NEURONS, SYNAPTIC
 
 from .net import Net, fan_in, fan_out_per_element
 from .report import Violation
 
-INF = math.inf
 
 
 def layer_types(net: Net, t) -> list:
@@ -142,12 +141,12 @@ def io_limits(net: Net, t) -> list:
 
 def fan_limits(net: Net, t) -> list:
     out = []
-    if t["weights.fan_in_max"] != INF:
+    if t["weights.fan_in_max"] != UNLIMITED:
         for w in net.names("weight"):
             f = fan_in(net.ops[w])
             if f > t["weights.fan_in_max"]:
                 out.append(Violation(w, "fan_in", f, t["weights.fan_in_max"]))
-    if t["weights.fan_out_max"] != INF:
+    if t["weights.fan_out_max"] != UNLIMITED:
         for n in net.names("neuron"):
             # each source neuron's own total over all the weight ops it feeds
             vectors = [fan_out_per_element(net.ops[w]) for w in net.topo.consumers(n)
@@ -161,7 +160,7 @@ def fan_limits(net: Net, t) -> list:
 
 def recurrent_weights(net: Net, t) -> list:
     limit = t["layers.recurrent_weights_max"]
-    if limit == INF:
+    if limit == UNLIMITED:
         return []
     count = sum(int(np.count_nonzero(net.ops[w].weight)) for w in net.recurrent_weights())
     if count > limit:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..equations.limits import UNLIMITED
 from ..errors import BadInput
 
-INF = math.inf
+INF = UNLIMITED  # a figure without a limit: the one encoding of "unlimited"
 
 # kinds: "int", "limit" (int >= 0 or inf), "limits" (limit or a list of limits, one per core),
 # "float", "bool", "str", "strs" (list of str), "ints" (list of int), "choice:<a|b|c>",
