@@ -40,11 +40,12 @@ def _shaped(rec, name: str, *, integer: bool = False, required: bool = True,
         raise BadInput("complex values are not supported", field=name)
     if a.dtype.kind not in "biuf":
         raise BadInput(f"must be numeric, has dtype {a.dtype}", field=name)
-    try:
-        np.broadcast_to(a, rec.shape)
-    except ValueError:
-        raise BadInput(f"has shape {a.shape}, the neuron has shape {tuple(rec.shape)}",
-                       field=name) from None
+    if a.shape != tuple(rec.shape) and a.size != 1:  # the common cases need no broadcast
+        try:
+            np.broadcast_to(a, rec.shape)
+        except ValueError:
+            raise BadInput(f"has shape {a.shape}, the neuron has shape {tuple(rec.shape)}",
+                           field=name) from None
     if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         raise BadInput("contains NaN or infinite values", field=name)
     if integer and a.dtype.kind == "f" and not np.all(a == np.rint(a)):
